@@ -1,0 +1,167 @@
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import Value from 'typebox/value';
+
+/**
+ * A detector spec: what to watch and how to model it. Plain JSON, so a workflow can be started
+ * from the Temporal UI by pasting one. Defaults are filled in by {@link parseDetectorSpec}.
+ */
+export const CsvSourceSchema = Type.Object(
+  {
+    kind: Type.Literal('csv'),
+    /** A `timestamp,value` CSV file, relative to the worker's working directory or absolute. */
+    path: Type.String({ minLength: 1 }),
+    /** Optional labelled windows (NAB's windows.json shape) used only to report evaluation metrics. */
+    windowsPath: Type.Optional(Type.String({ minLength: 1 })),
+    /** Key of this series in the windows file, e.g. `realKnownCause/nyc_taxi.csv`. */
+    windowsKey: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const SimulatedSourceSchema = Type.Object(
+  {
+    kind: Type.Literal('simulated'),
+    /** `namespace/name` of a workload of the built-in simulated cluster. */
+    workload: Type.String({ default: 'shop/frontend', pattern: '^[a-z0-9-]+/[a-z0-9-]+$' }),
+    metric: Type.Union([Type.Literal('cpu'), Type.Literal('memory'), Type.Literal('requests'), Type.Literal('latency')], {
+      default: 'cpu',
+    }),
+    /** History to generate, ending at the workflow's start time. */
+    days: Type.Number({ default: 14, exclusiveMinimum: 0, maximum: 120 }),
+    stepSeconds: Type.Integer({ default: 60, minimum: 1 }),
+    seed: Type.Integer({ default: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const PrometheusSourceSchema = Type.Object(
+  {
+    kind: Type.Literal('prometheus'),
+    /** Prometheus base URL; the worker's PROMETHEUS_URL when absent. */
+    url: Type.Optional(Type.String({ minLength: 1 })),
+    /** A PromQL expression that returns exactly one series. */
+    query: Type.String({ minLength: 1 }),
+    lookbackHours: Type.Number({ default: 168, exclusiveMinimum: 0 }),
+    stepSeconds: Type.Integer({ default: 60, minimum: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const DetectorSpecSchema = Type.Object(
+  {
+    /** Detector id: lower-case letters, digits and dashes; it names the model in the registry. */
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+    source: Type.Union([CsvSourceSchema, SimulatedSourceSchema, PrometheusSourceSchema]),
+    features: Type.Object(
+      {
+        windowsPoints: Type.Array(Type.Integer({ minimum: 2 }), { default: [12, 60], minItems: 1 }),
+        diffLags: Type.Array(Type.Integer({ minimum: 1 }), { default: [1] }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    model: Type.Object(
+      {
+        trees: Type.Integer({ default: 100, minimum: 1, maximum: 2000 }),
+        sampleSize: Type.Integer({ default: 256, minimum: 2, maximum: 65536 }),
+        seed: Type.Integer({ default: 1 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    split: Type.Object(
+      {
+        /** Fraction of the series, after training, used to calibrate the score and pick the threshold. */
+        validationFraction: Type.Number({ default: 0.2, exclusiveMinimum: 0, exclusiveMaximum: 0.5 }),
+        /** Final fraction held back for evaluation and champion comparison. */
+        testFraction: Type.Number({ default: 0.2, exclusiveMinimum: 0, exclusiveMaximum: 0.5 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Share of normal points allowed above the threshold: the false-alarm budget. */
+    targetAnomalyRate: Type.Number({ default: 0.005, exclusiveMinimum: 0, exclusiveMaximum: 0.5 }),
+    promotion: Type.Object(
+      {
+        /** A challenger must beat the champion's evaluation F1 by at least this much. */
+        minImprovement: Type.Number({ default: 0, minimum: 0, maximum: 1 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type DetectorSpec = Static<typeof DetectorSpecSchema>;
+export type DetectorSpecInput = unknown;
+
+export class SpecError extends Error {
+  override readonly name = 'SpecError';
+}
+
+const SOURCE_SCHEMAS = {
+  csv: CsvSourceSchema,
+  simulated: SimulatedSourceSchema,
+  prometheus: PrometheusSourceSchema,
+} as const;
+type SourceKind = keyof typeof SOURCE_SCHEMAS;
+const SOURCE_KINDS = Object.keys(SOURCE_SCHEMAS) as SourceKind[];
+
+// The source is checked against the one branch its `kind` names, so errors speak of that branch
+// only, instead of a union's "matches none of" summary.
+const compiledEnvelope = Compile(Type.Object({ ...DetectorSpecSchema.properties, source: Type.Unknown() }));
+const compiledSources = {
+  csv: Compile(CsvSourceSchema),
+  simulated: Compile(SimulatedSourceSchema),
+  prometheus: Compile(PrometheusSourceSchema),
+};
+
+/** Fills defaults and validates; the error lists every problem with its path and the value found. */
+export function parseDetectorSpec(input: unknown): DetectorSpec {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new SpecError(`detector spec must be a JSON object, got ${describe(input)}`);
+  }
+  const spec = Value.Default(DetectorSpecSchema, Value.Clone(input)) as Record<string, unknown>;
+  const problems: string[] = [];
+  const collect = (errors: Iterable<{ instancePath: string; message: string }>, prefix: string) => {
+    for (const e of errors) {
+      const path = `${prefix}${e.instancePath}` || '/';
+      problems.push(`'${path}' ${e.message} (got ${describe(pointer(spec, path))})`);
+    }
+  };
+
+  collect(compiledEnvelope.Errors(spec), '');
+  const source = spec.source as { kind?: unknown } | undefined;
+  const kind = source?.kind as SourceKind;
+  if (typeof source !== 'object' || source === null) {
+    problems.push(`'/source' must be an object with a 'kind' (got ${describe(source)})`);
+  } else if (!SOURCE_KINDS.includes(kind)) {
+    problems.push(`'/source/kind' must be one of ${SOURCE_KINDS.join(', ')} (got ${describe(source.kind)})`);
+  } else {
+    spec.source = Value.Default(SOURCE_SCHEMAS[kind], source);
+    collect(compiledSources[kind].Errors(spec.source), '/source');
+  }
+  if (problems.length > 0) throw new SpecError(`detector spec is invalid: ${problems.slice(0, 8).join('; ')}`);
+
+  const valid = spec as DetectorSpec;
+  const { validationFraction, testFraction } = valid.split;
+  if (validationFraction + testFraction >= 0.8) {
+    throw new SpecError(
+      `detector spec: 'split.validationFraction' (${validationFraction}) + 'split.testFraction' (${testFraction}) must leave at least 20% for training`,
+    );
+  }
+  return valid;
+}
+
+function pointer(root: unknown, path: string): unknown {
+  let at: unknown = root;
+  for (const part of path.split('/').slice(1)) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return at;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
