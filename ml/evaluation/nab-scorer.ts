@@ -107,38 +107,31 @@ export interface PreparedNabFile {
   readonly probationaryPoints: number;
 }
 
-/** The first index whose timestamp is at or after `t` (or strictly after, when `strictly`). */
-function firstIndexFrom(ts: ArrayLike<number>, t: number, strictly = false): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid]! < t || (strictly && ts[mid]! === t)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** Maps windows to row ranges: the first row at or after the start to the last at or before the end. */
+/**
+ * Maps windows to row ranges, scanning rows in file order as NAB's sweeper does: a window opens at
+ * the first row at or after its start and closes at the first later row at its end (or just before
+ * the first row past it). File order matters because a few NAB files step back in time.
+ */
 export function windowRowRanges(
   name: string,
   timestampsMs: ArrayLike<number>,
   windows: readonly (readonly [number, number])[],
 ): [number, number][] {
   const ranges: [number, number][] = [];
+  let from = 0;
   for (const [k, [startMs, endMs]] of windows.entries()) {
-    const first = firstIndexFrom(timestampsMs, startMs);
-    const last = firstIndexFrom(timestampsMs, endMs, true) - 1;
-    if (last < first) {
+    let first = from;
+    while (first < timestampsMs.length && timestampsMs[first]! < startMs) first++;
+    let last = first;
+    while (last < timestampsMs.length && timestampsMs[last]! < endMs) last++;
+    if (last === timestampsMs.length || timestampsMs[last]! > endMs) last--;
+    if (first >= timestampsMs.length || last < first) {
       throw new NabScoreError(
         `file '${name}': window ${k} [${new Date(startMs).toISOString()}, ${new Date(endMs).toISOString()}] holds no row`,
       );
     }
-    const previous = ranges[ranges.length - 1];
-    if (previous && first <= previous[1]) {
-      throw new NabScoreError(`file '${name}': window ${k} overlaps or precedes window ${k - 1}`);
-    }
     ranges.push([first, last]);
+    from = last + 1;
   }
   return ranges;
 }

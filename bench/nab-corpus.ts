@@ -1,0 +1,81 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseTimestamp } from '../ml/series.js';
+
+/** NAB's label file: for each `<category>/<file>.csv`, windows as `[start, end]` timestamps. */
+export type NabWindows = Readonly<Record<string, readonly (readonly [number, number])[]>>;
+
+/** Relative paths (`<category>/<file>.csv`) of every CSV under `dataDir/data`, sorted. */
+export async function listNabFiles(dataDir: string, filter?: string): Promise<string[]> {
+  const root = join(dataDir, 'data');
+  const categories = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory());
+  const files: string[] = [];
+  for (const category of categories) {
+    for (const entry of await readdir(join(root, category.name), { withFileTypes: true })) {
+      if (entry.isFile() && entry.name.endsWith('.csv')) files.push(`${category.name}/${entry.name}`);
+    }
+  }
+  const match = filter === undefined ? () => true : fileMatcher(filter);
+  return files.filter(match).sort();
+}
+
+/** A glob (`*` any run of characters, `?` one) or, without wildcards, a substring of the relative path. */
+export function fileMatcher(pattern: string): (relativePath: string) => boolean {
+  if (!/[*?]/.test(pattern)) return (p) => p.includes(pattern);
+  const source = pattern
+    .split('')
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  const re = new RegExp(`^${source}$`);
+  return (p) => re.test(p) || re.test(p.slice(p.indexOf('/') + 1));
+}
+
+export async function readNabWindows(windowsFile: string): Promise<NabWindows> {
+  const raw = JSON.parse(await readFile(windowsFile, 'utf8')) as Record<string, [string, string][]>;
+  const windows: Record<string, [number, number][]> = {};
+  for (const [file, list] of Object.entries(raw)) {
+    windows[file] = list.map(([start, end]) => {
+      const s = parseTimestamp(start);
+      const e = parseTimestamp(end);
+      if (Number.isNaN(s) || Number.isNaN(e)) {
+        throw new Error(
+          `windows file '${windowsFile}': window [${start}, ${end}] of '${file}' is not a time range`,
+        );
+      }
+      return [s, e];
+    });
+  }
+  return windows;
+}
+
+/**
+ * Reads a NAB data file (`timestamp,value` with a header) in file order. Unlike `parseCsvSeries`,
+ * repeated and out-of-order timestamps are kept: a few NAB files have them
+ * (exchange-2_cpc_results.csv repeats a time, machine_temperature_system_failure.csv steps back an
+ * hour), and NAB feeds and scores every row in file order, so dropping one would shift row indices.
+ */
+export function parseNabCsv(
+  name: string,
+  text: string,
+): { timestampsMs: Float64Array; values: Float64Array } {
+  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
+  const header = (lines[0] ?? '').split(',').map((h) => h.trim().toLowerCase());
+  const tCol = header.indexOf('timestamp');
+  const vCol = header.indexOf('value');
+  if (tCol < 0 || vCol < 0)
+    throw new Error(`file '${name}': the header (${lines[0]}) must have 'timestamp' and 'value'`);
+  const timestampsMs = new Float64Array(lines.length - 1);
+  const values = new Float64Array(lines.length - 1);
+  for (let i = 1; i < lines.length; i++) {
+    const cells = lines[i]!.split(',');
+    const t = parseTimestamp(cells[tCol]?.trim() ?? '');
+    const v = Number(cells[vCol]?.trim() ?? '');
+    if (!Number.isFinite(t))
+      throw new Error(`file '${name}': line ${i + 1} has timestamp '${cells[tCol]}', not a time`);
+    if (!Number.isFinite(v))
+      throw new Error(`file '${name}': line ${i + 1} has value '${cells[vCol]}', not a number`);
+    timestampsMs[i - 1] = t;
+    values[i - 1] = v;
+  }
+  return { timestampsMs, values };
+}

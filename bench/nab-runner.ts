@@ -1,0 +1,199 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type NabCorpusResult, scoreNabCorpus, windowRowRanges } from '../ml/evaluation/nab-scorer.js';
+import {
+  type AlertComparisonSummary,
+  compareWithStaticThreshold,
+} from '../ml/evaluation/static-threshold.js';
+import { formatNabTimestamp } from '../ml/series.js';
+import { listNabFiles, readNabWindows } from './nab-corpus.js';
+import { renderNabReport } from './nab-report.js';
+import { type NabTask, type NabTaskResult, runNabTask } from './nab-worker.js';
+
+export interface NabRunOptions {
+  /** A NAB checkout or copy: CSVs under `dataDir/data/<category>/`. */
+  readonly dataDir: string;
+  /** NAB's label file of windows per `<category>/<file>.csv`. */
+  readonly windowsFile: string;
+  /** Results, in NAB's layout, and `report.html` go here. */
+  readonly outDir: string;
+  readonly detector: string;
+  /** A glob or substring that selects files by relative path. @default every file */
+  readonly files?: string;
+  /** Worker threads, a file per task; 0 runs in this thread. @default 2 */
+  readonly workers?: number;
+  readonly onStart?: (files: number) => void;
+  readonly onFileDone?: (done: number, total: number, relativePath: string) => void;
+}
+
+export interface NabRunFile {
+  readonly relativePath: string;
+  readonly timestampsMs: Float64Array;
+  readonly values: Float64Array;
+  readonly scores: Float64Array;
+  readonly windows: readonly (readonly [number, number])[];
+  readonly windowRows: readonly (readonly [number, number])[];
+  readonly probationaryPoints: number;
+}
+
+export interface NabRunResult {
+  readonly detector: string;
+  readonly files: readonly NabRunFile[];
+  readonly corpus: NabCorpusResult;
+  readonly staticThreshold: AlertComparisonSummary;
+  readonly seconds: number;
+  readonly reportPath: string;
+}
+
+/** Runs a detector over a NAB corpus, writes NAB-format results and an HTML report, and scores it. */
+export async function runNabBenchmark(options: NabRunOptions): Promise<NabRunResult> {
+  const started = performance.now();
+  const [relativePaths, windows] = await Promise.all([
+    listNabFiles(options.dataDir, options.files),
+    readNabWindows(options.windowsFile),
+  ]);
+  if (relativePaths.length === 0) {
+    throw new Error(`no CSV file under '${join(options.dataDir, 'data')}' matches '${options.files ?? '*'}'`);
+  }
+  for (const p of relativePaths) {
+    if (!windows[p]) throw new Error(`windows file '${options.windowsFile}' has no entry for '${p}'`);
+  }
+  options.onStart?.(relativePaths.length);
+
+  const tasks = relativePaths.map((relativePath) => ({
+    dataDir: options.dataDir,
+    relativePath,
+    detector: options.detector,
+  }));
+  let done = 0;
+  const results = await runTasks(tasks, options.workers ?? 2, (r) => {
+    done++;
+    options.onFileDone?.(done, tasks.length, r.relativePath);
+  });
+
+  const files: NabRunFile[] = results.map((r) => {
+    const fileWindows = windows[r.relativePath] ?? [];
+    return {
+      relativePath: r.relativePath,
+      timestampsMs: r.timestampsMs,
+      values: r.values,
+      scores: r.scores,
+      windows: fileWindows,
+      windowRows: windowRowRanges(r.relativePath, r.timestampsMs, fileWindows),
+      probationaryPoints: r.probationaryPoints,
+    };
+  });
+  await Promise.all(files.map((f) => writeResultsCsv(options.outDir, options.detector, f)));
+
+  const corpus = scoreNabCorpus(
+    files.map((f) => ({
+      name: f.relativePath,
+      timestampsMs: f.timestampsMs,
+      scores: f.scores,
+      windows: f.windows,
+    })),
+  );
+  const threshold = corpus.profiles.standard!.threshold;
+  const staticThreshold = compareWithStaticThreshold(
+    files.map((f) => ({
+      name: f.relativePath,
+      timestampsMs: f.timestampsMs,
+      values: f.values,
+      windowRows: f.windowRows,
+      probationaryPoints: f.probationaryPoints,
+      detectorAlerts: Array.from(f.scores, (s) => s >= threshold),
+    })),
+  );
+  const seconds = (performance.now() - started) / 1000;
+
+  const reportPath = join(options.outDir, 'report.html');
+  await mkdir(options.outDir, { recursive: true });
+  await writeFile(
+    reportPath,
+    renderNabReport({ detector: options.detector, files, corpus, staticThreshold, seconds }),
+  );
+  return { detector: options.detector, files, corpus, staticThreshold, seconds, reportPath };
+}
+
+/** NAB's results layout: `OUT/<detector>/<category>/<detector>_<file>.csv`. */
+async function writeResultsCsv(outDir: string, detector: string, file: NabRunFile): Promise<void> {
+  const [category, name] = file.relativePath.split('/') as [string, string];
+  const path = join(outDir, detector, category, `${detector}_${name}`);
+  const inWindow = new Uint8Array(file.scores.length);
+  for (const [a, b] of file.windowRows) inWindow.fill(1, a, b + 1);
+  const lines = ['timestamp,value,anomaly_score,label'];
+  for (let i = 0; i < file.scores.length; i++) {
+    lines.push(
+      `${formatNabTimestamp(file.timestampsMs[i]!)},${file.values[i]},${file.scores[i]},${inWindow[i]}`,
+    );
+  }
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${lines.join('\n')}\n`);
+}
+
+/** Runs tasks on a pool of worker threads, one file per task, results in task order. */
+async function runTasks(
+  tasks: readonly NabTask[],
+  workers: number,
+  onDone: (result: NabTaskResult) => void,
+): Promise<NabTaskResult[]> {
+  const results: NabTaskResult[] = new Array(tasks.length);
+  if (workers <= 0) {
+    for (const [i, task] of tasks.entries()) {
+      results[i] = await runNabTask(task);
+      onDone(results[i]);
+    }
+    return results;
+  }
+  let next = 0;
+  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => startWorker());
+  try {
+    await Promise.all(
+      pool.map(async (worker) => {
+        while (next < tasks.length) {
+          const i = next++;
+          const result = await runOnWorker(worker, tasks[i]!);
+          results[i] = result;
+          onDone(result);
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  return results;
+}
+
+function startWorker(): Worker {
+  // The worker is TypeScript. Node 20 does not apply `--import` loaders to a worker's entry module,
+  // so a small bootstrap registers tsx in the worker first, then imports the real entry.
+  const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const api = pathToFileURL(join(tsxRoot, 'dist', 'esm', 'api', 'index.mjs')).href;
+  const entry = new URL('./nab-worker.ts', import.meta.url).href;
+  const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true });
+}
+
+function runOnWorker(worker: Worker, task: NabTask): Promise<NabTaskResult> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (result: NabTaskResult) => {
+      cleanup();
+      if (result.error) reject(new Error(`file '${task.relativePath}': ${result.error}`));
+      else resolve(result);
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.postMessage(task);
+  });
+}

@@ -1,0 +1,250 @@
+/**
+ * Compares a detector with the static threshold an SRE would write as a Prometheus alert rule, in
+ * the terms an on-call engineer feels: false alarms per day and how long after an anomaly window
+ * opens the first alert fires, at equal recall.
+ *
+ * The static rule is one-sided per file, `value >= t` or `value <= t`, as an alert rule is: the
+ * engineer knows whether the metric's bad direction is up (latency, CPU) or down (traffic). Both
+ * the direction and `t` are chosen per file with hindsight, the best the rule could ever do, so the
+ * comparison flatters the baseline. `t` is the highest threshold that still detects as many
+ * windows in the file as the detector did, which is the one with the fewest false alarms.
+ */
+
+/** One file as the comparison needs it. Rows before `probationaryPoints` are ignored by both. */
+export interface AlertComparisonFile {
+  readonly name: string;
+  readonly timestampsMs: ArrayLike<number>;
+  readonly values: ArrayLike<number>;
+  /** Inclusive row ranges of the labelled windows. */
+  readonly windowRows: readonly (readonly [number, number])[];
+  readonly probationaryPoints: number;
+  /** The detector's decision per row (score at or above its threshold). */
+  readonly detectorAlerts: ArrayLike<boolean>;
+}
+
+export interface AlertComparisonOptions {
+  /**
+   * Detections no further apart than this belong to one alert episode, as a firing alert stays one
+   * notification while its condition keeps recurring.
+   * @default 3,600,000 ms (one hour)
+   */
+  readonly episodeGapMs?: number;
+}
+
+/** An alert episode: a run of detections with no gap longer than the episode gap. */
+export interface AlertEpisode {
+  readonly firstRow: number;
+  readonly lastRow: number;
+  /** True when no detection of the episode lies inside a labelled window. */
+  readonly falseAlarm: boolean;
+}
+
+export interface AlertOutcome {
+  readonly falseAlarms: number;
+  /** Per window: ms from the window's first scored row to the first detection in it, or null if missed. */
+  readonly delaysMs: readonly (number | null)[];
+}
+
+export interface StaticRule {
+  readonly direction: 'above' | 'below';
+  /** `value >= threshold` (above) or `value <= threshold` (below); infinite when no window needs catching. */
+  readonly threshold: number;
+}
+
+export interface FileAlertComparison {
+  readonly name: string;
+  readonly windows: number;
+  readonly rule: StaticRule;
+  readonly detector: AlertOutcome;
+  readonly staticRule: AlertOutcome;
+  readonly scoredDays: number;
+}
+
+export interface AlertSideSummary {
+  /** Share of labelled windows with at least one detection. */
+  readonly recall: number;
+  readonly falseAlarmsPerDay: number;
+  /** Median over detected windows of the time from window start to first detection. */
+  readonly medianDelayMinutes: number | null;
+}
+
+export interface AlertComparisonSummary {
+  readonly files: number;
+  readonly windows: number;
+  readonly scoredDays: number;
+  readonly episodeGapMinutes: number;
+  readonly detector: AlertSideSummary;
+  readonly staticThreshold: AlertSideSummary;
+  /** Windows both detect where the static rule was not yet firing at the window's first row. */
+  readonly gradualWindows: number;
+  /** Median of (static delay - detector delay) over gradual windows; positive means the detector is earlier. */
+  readonly medianGainOnGradualMinutes: number | null;
+  readonly perFile: readonly FileAlertComparison[];
+}
+
+const DAY_MS = 86_400_000;
+
+/** Groups detections after the probationary period into episodes. */
+export function alertEpisodes(
+  file: Pick<AlertComparisonFile, 'timestampsMs' | 'windowRows' | 'probationaryPoints'>,
+  alerts: ArrayLike<boolean>,
+  episodeGapMs: number,
+): AlertEpisode[] {
+  const inWindow = windowMask(file.timestampsMs.length, file.windowRows);
+  const episodes: AlertEpisode[] = [];
+  let first = -1;
+  let last = -1;
+  let touchesWindow = false;
+  for (let i = file.probationaryPoints; i < file.timestampsMs.length; i++) {
+    if (!alerts[i]) continue;
+    if (first >= 0 && file.timestampsMs[i]! - file.timestampsMs[last]! > episodeGapMs) {
+      episodes.push({ firstRow: first, lastRow: last, falseAlarm: !touchesWindow });
+      first = -1;
+    }
+    if (first < 0) {
+      first = i;
+      touchesWindow = false;
+    }
+    last = i;
+    touchesWindow ||= inWindow[i] === 1;
+  }
+  if (first >= 0) episodes.push({ firstRow: first, lastRow: last, falseAlarm: !touchesWindow });
+  return episodes;
+}
+
+function windowMask(rows: number, windowRows: readonly (readonly [number, number])[]): Uint8Array {
+  const mask = new Uint8Array(rows);
+  for (const [a, b] of windowRows) mask.fill(1, a, b + 1);
+  return mask;
+}
+
+/** False alarms and per-window delays of one set of alerts. */
+export function alertOutcome(
+  file: Pick<AlertComparisonFile, 'timestampsMs' | 'windowRows' | 'probationaryPoints'>,
+  alerts: ArrayLike<boolean>,
+  episodeGapMs: number,
+): AlertOutcome {
+  const falseAlarms = alertEpisodes(file, alerts, episodeGapMs).filter((e) => e.falseAlarm).length;
+  const delaysMs = scoredWindows(file).map(([a, b]) => {
+    for (let i = a; i <= b; i++) if (alerts[i]) return file.timestampsMs[i]! - file.timestampsMs[a]!;
+    return null;
+  });
+  return { falseAlarms, delaysMs };
+}
+
+/** Windows clipped to the rows after the probationary period; windows wholly inside it are dropped. */
+function scoredWindows(
+  file: Pick<AlertComparisonFile, 'windowRows' | 'probationaryPoints'>,
+): [number, number][] {
+  return file.windowRows
+    .filter(([, b]) => b >= file.probationaryPoints)
+    .map(([a, b]) => [Math.max(a, file.probationaryPoints), b]);
+}
+
+/**
+ * The static rule for one file that detects `windowsToDetect` windows with the fewest false alarms:
+ * per direction, the threshold is the `windowsToDetect`-th most extreme window peak; of the two
+ * directions the one with fewer false alarms wins, then the earlier median detection.
+ */
+export function bestStaticRule(
+  file: AlertComparisonFile,
+  windowsToDetect: number,
+  episodeGapMs: number,
+): { rule: StaticRule; alerts: boolean[]; outcome: AlertOutcome } {
+  const windows = scoredWindows(file);
+  const candidates = (['above', 'below'] as const).map((direction) => {
+    const sign = direction === 'above' ? 1 : -1;
+    const peaks = windows
+      .map(([a, b]) => {
+        let peak = Number.NEGATIVE_INFINITY;
+        for (let i = a; i <= b; i++) peak = Math.max(peak, sign * file.values[i]!);
+        return peak;
+      })
+      .sort((x, y) => y - x);
+    const signed = windowsToDetect > 0 ? peaks[windowsToDetect - 1]! : Number.POSITIVE_INFINITY;
+    const alerts = Array.from({ length: file.values.length }, (_, i) => sign * file.values[i]! >= signed);
+    const outcome = alertOutcome(file, alerts, episodeGapMs);
+    return { rule: { direction, threshold: sign * signed }, alerts, outcome };
+  });
+  const [above, below] = candidates as [(typeof candidates)[0], (typeof candidates)[0]];
+  if (below.outcome.falseAlarms !== above.outcome.falseAlarms) {
+    return below.outcome.falseAlarms < above.outcome.falseAlarms ? below : above;
+  }
+  const medianBelow = median(below.outcome.delaysMs.filter((d): d is number => d !== null));
+  const medianAbove = median(above.outcome.delaysMs.filter((d): d is number => d !== null));
+  return medianBelow !== null && medianAbove !== null && medianBelow < medianAbove ? below : above;
+}
+
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Detector against the best static rule per file, at the detector's recall, over the files that
+ * have at least one labelled window after the probationary period (recall is undefined elsewhere,
+ * and there a hindsight rule would simply never fire).
+ */
+export function compareWithStaticThreshold(
+  files: readonly AlertComparisonFile[],
+  options: AlertComparisonOptions = {},
+): AlertComparisonSummary {
+  const gapMs = options.episodeGapMs ?? 3_600_000;
+  const perFile: FileAlertComparison[] = [];
+  for (const file of files) {
+    const windows = scoredWindows(file).length;
+    if (windows === 0) continue;
+    const detector = alertOutcome(file, file.detectorAlerts, gapMs);
+    const caught = detector.delaysMs.filter((d) => d !== null).length;
+    const best = bestStaticRule(file, caught, gapMs);
+    const n = file.timestampsMs.length;
+    const scoredDays =
+      n > file.probationaryPoints
+        ? (file.timestampsMs[n - 1]! - file.timestampsMs[file.probationaryPoints]!) / DAY_MS
+        : 0;
+    perFile.push({
+      name: file.name,
+      windows,
+      rule: best.rule,
+      detector,
+      staticRule: best.outcome,
+      scoredDays,
+    });
+  }
+
+  const windows = perFile.reduce((s, f) => s + f.windows, 0);
+  const scoredDays = perFile.reduce((s, f) => s + f.scoredDays, 0);
+  const side = (pick: (f: FileAlertComparison) => AlertOutcome): AlertSideSummary => {
+    const delays = perFile.flatMap((f) => pick(f).delaysMs.filter((d): d is number => d !== null));
+    const falseAlarms = perFile.reduce((s, f) => s + pick(f).falseAlarms, 0);
+    const medianMs = median(delays);
+    return {
+      recall: windows > 0 ? delays.length / windows : 0,
+      falseAlarmsPerDay: scoredDays > 0 ? falseAlarms / scoredDays : 0,
+      medianDelayMinutes: medianMs === null ? null : medianMs / 60_000,
+    };
+  };
+  const gains: number[] = [];
+  for (const f of perFile) {
+    for (let w = 0; w < f.windows; w++) {
+      const d = f.detector.delaysMs[w];
+      const s = f.staticRule.delaysMs[w];
+      if (d === null || d === undefined || s === null || s === undefined || s === 0) continue;
+      gains.push(s - d);
+    }
+  }
+  const gainMs = median(gains);
+  return {
+    files: perFile.length,
+    windows,
+    scoredDays,
+    episodeGapMinutes: gapMs / 60_000,
+    detector: side((f) => f.detector),
+    staticThreshold: side((f) => f.staticRule),
+    gradualWindows: gains.length,
+    medianGainOnGradualMinutes: gainMs === null ? null : gainMs / 60_000,
+    perFile,
+  };
+}
