@@ -45,7 +45,8 @@ export function fitCalibration(rawScores: ArrayLike<number>, options: Calibratio
 
 export function calibrate(calibration: Calibration, raw: number): number {
   if (raw > calibration.tailStart) {
-    const tail = (1 - calibration.tailLevel) * Math.exp(-(raw - calibration.tailStart) / calibration.tailScale);
+    const tail =
+      (1 - calibration.tailLevel) * Math.exp(-(raw - calibration.tailStart) / calibration.tailScale);
     return 1 - tail;
   }
   const q = calibration.quantiles;

@@ -7,7 +7,11 @@ import {
   type FeatureMatrix,
   featureNames,
 } from './features.js';
-import { IsolationForest, type IsolationForestOptions, type SerializedIsolationForest } from './isolation-forest.js';
+import {
+  IsolationForest,
+  type IsolationForestOptions,
+  type SerializedIsolationForest,
+} from './isolation-forest.js';
 import type { Series } from './series.js';
 
 export const MODEL_SCHEMA_VERSION = 1;
@@ -38,7 +42,11 @@ export interface TrainModelOptions {
 }
 
 /** Fits the forest on `train`, then calibrates its score and sets the threshold on `validation`. */
-export function trainDetectorModel(train: Series, validation: Series, options: TrainModelOptions): DetectorModel {
+export function trainDetectorModel(
+  train: Series,
+  validation: Series,
+  options: TrainModelOptions,
+): DetectorModel {
   const trainFeatures = buildFeatures(train, options.features);
   const usable = dropWarmup(trainFeatures);
   if (usable.count < 16) {
@@ -51,7 +59,9 @@ export function trainDetectorModel(train: Series, validation: Series, options: T
 
   // Validation is scored with the context of the end of training, as it would be in production.
   const context = Math.min(trainFeatures.warmupPoints, train.values.length);
-  const validationRaw = rawScores(forest, concatTail(train, validation, context), options.features).subarray(context);
+  const validationRaw = rawScores(forest, concatTail(train, validation, context), options.features).subarray(
+    context,
+  );
   const calibration = fitCalibration(validationRaw);
 
   return {
@@ -90,7 +100,9 @@ export interface FeatureContribution {
 
 export function loadDetectorModel(model: DetectorModel): LoadedDetectorModel {
   if (model.schemaVersion !== MODEL_SCHEMA_VERSION) {
-    throw new TypeError(`model schemaVersion ${String(model.schemaVersion)} is not supported (${MODEL_SCHEMA_VERSION} is)`);
+    throw new TypeError(
+      `model schemaVersion ${String(model.schemaVersion)} is not supported (${MODEL_SCHEMA_VERSION} is)`,
+    );
   }
   const forest = IsolationForest.fromJSON(model.forest);
   return {

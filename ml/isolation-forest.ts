@@ -43,13 +43,15 @@ export class IsolationForest {
   static fit(rows: Float64Array, dims: number, options: IsolationForestOptions = {}): IsolationForest {
     const trees = options.trees ?? 100;
     const requestedSample = options.sampleSize ?? 256;
-    if (!Number.isInteger(dims) || dims < 1) throw new RangeError(`'dims' (${dims}) must be a positive integer`);
+    if (!Number.isInteger(dims) || dims < 1)
+      throw new RangeError(`'dims' (${dims}) must be a positive integer`);
     if (rows.length % dims !== 0) {
       throw new RangeError(`'rows' length (${rows.length}) is not a multiple of 'dims' (${dims})`);
     }
     const n = rows.length / dims;
     if (n < 2) throw new RangeError(`isolation forest needs at least 2 rows, got ${n}`);
-    if (!Number.isInteger(trees) || trees < 1) throw new RangeError(`'trees' (${trees}) must be a positive integer`);
+    if (!Number.isInteger(trees) || trees < 1)
+      throw new RangeError(`'trees' (${trees}) must be a positive integer`);
     if (!Number.isInteger(requestedSample) || requestedSample < 2) {
       throw new RangeError(`'sampleSize' (${requestedSample}) must be an integer of at least 2`);
     }

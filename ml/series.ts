@@ -13,7 +13,11 @@ export class SeriesError extends Error {
   override readonly name = 'SeriesError';
 }
 
-export function createSeries(name: string, timestampsMs: ArrayLike<number>, values: ArrayLike<number>): Series {
+export function createSeries(
+  name: string,
+  timestampsMs: ArrayLike<number>,
+  values: ArrayLike<number>,
+): Series {
   if (timestampsMs.length !== values.length) {
     throw new SeriesError(
       `series '${name}': 'timestamps' has ${timestampsMs.length} entries but 'values' has ${values.length}`,
@@ -24,8 +28,10 @@ export function createSeries(name: string, timestampsMs: ArrayLike<number>, valu
   for (let i = 0; i < ts.length; i++) {
     const t = ts[i]!;
     const v = vs[i]!;
-    if (!Number.isFinite(t)) throw new SeriesError(`series '${name}': timestamps[${i}] (${t}) is not a finite time`);
-    if (!Number.isFinite(v)) throw new SeriesError(`series '${name}': values[${i}] (${v}) is not a finite number`);
+    if (!Number.isFinite(t))
+      throw new SeriesError(`series '${name}': timestamps[${i}] (${t}) is not a finite time`);
+    if (!Number.isFinite(v))
+      throw new SeriesError(`series '${name}': values[${i}] (${v}) is not a finite number`);
     if (i > 0 && t <= ts[i - 1]!) {
       throw new SeriesError(
         `series '${name}': timestamps[${i}] (${new Date(t).toISOString()}) is not after timestamps[${i - 1}] (${new Date(ts[i - 1]!).toISOString()})`,
@@ -65,7 +71,9 @@ export function parseCsvSeries(name: string, text: string): Series {
   const tCol = header.indexOf('timestamp');
   const vCol = header.indexOf('value');
   if (tCol < 0 || vCol < 0) {
-    throw new SeriesError(`series '${name}': the CSV header (${lines[0]}) must have 'timestamp' and 'value' columns`);
+    throw new SeriesError(
+      `series '${name}': the CSV header (${lines[0]}) must have 'timestamp' and 'value' columns`,
+    );
   }
   const ts: number[] = [];
   const vs: number[] = [];
@@ -74,7 +82,8 @@ export function parseCsvSeries(name: string, text: string): Series {
     const rawT = cells[tCol]?.trim() ?? '';
     const rawV = cells[vCol]?.trim() ?? '';
     const t = parseTimestamp(rawT);
-    if (Number.isNaN(t)) throw new SeriesError(`series '${name}': line ${i + 1} has timestamp '${rawT}', not a time`);
+    if (Number.isNaN(t))
+      throw new SeriesError(`series '${name}': line ${i + 1} has timestamp '${rawT}', not a time`);
     const v = Number(rawV);
     if (rawV === '' || !Number.isFinite(v)) {
       throw new SeriesError(`series '${name}': line ${i + 1} has value '${rawV}', not a finite number`);

@@ -24,9 +24,12 @@ export const SimulatedSourceSchema = Type.Object(
     kind: Type.Literal('simulated'),
     /** `namespace/name` of a workload of the built-in simulated cluster. */
     workload: Type.String({ default: 'shop/frontend', pattern: '^[a-z0-9-]+/[a-z0-9-]+$' }),
-    metric: Type.Union([Type.Literal('cpu'), Type.Literal('memory'), Type.Literal('requests'), Type.Literal('latency')], {
-      default: 'cpu',
-    }),
+    metric: Type.Union(
+      [Type.Literal('cpu'), Type.Literal('memory'), Type.Literal('requests'), Type.Literal('latency')],
+      {
+        default: 'cpu',
+      },
+    ),
     /** History to generate, ending at the workflow's start time. */
     days: Type.Number({ default: 14, exclusiveMinimum: 0, maximum: 120 }),
     stepSeconds: Type.Integer({ default: 60, minimum: 1 }),
@@ -78,7 +81,7 @@ export const DetectorSpecSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     /** Share of normal points allowed above the threshold: the false-alarm budget. */
-    targetAnomalyRate: Type.Number({ default: 0.005, exclusiveMinimum: 0, exclusiveMaximum: 0.5 }),
+    targetAnomalyRate: Type.Number({ default: 0.002, exclusiveMinimum: 0, exclusiveMaximum: 0.5 }),
     promotion: Type.Object(
       {
         /** A challenger must beat the champion's evaluation F1 by at least this much. */
@@ -139,7 +142,8 @@ export function parseDetectorSpec(input: unknown): DetectorSpec {
     spec.source = Value.Default(SOURCE_SCHEMAS[kind], source);
     collect(compiledSources[kind].Errors(spec.source), '/source');
   }
-  if (problems.length > 0) throw new SpecError(`detector spec is invalid: ${problems.slice(0, 8).join('; ')}`);
+  if (problems.length > 0)
+    throw new SpecError(`detector spec is invalid: ${problems.slice(0, 8).join('; ')}`);
 
   const valid = spec as DetectorSpec;
   const { validationFraction, testFraction } = valid.split;

@@ -20,10 +20,20 @@ export interface EventMetrics {
   readonly flaggedRate: number;
 }
 
-export function eventMetrics(flags: ArrayLike<boolean>, events: readonly EventSpan[]): EventMetrics {
+/**
+ * @param gracePoints flags this many points after an event still belong to it: rolling features
+ *   stay disturbed until the anomaly leaves their window, and that echo is not a new alarm.
+ */
+export function eventMetrics(
+  flags: ArrayLike<boolean>,
+  events: readonly EventSpan[],
+  gracePoints = 0,
+): EventMetrics {
   const n = flags.length;
   const inEvent = new Uint8Array(n);
-  for (const e of events) for (let i = Math.max(0, e.start); i <= Math.min(n - 1, e.end); i++) inEvent[i] = 1;
+  for (const e of events) {
+    for (let i = Math.max(0, e.start); i <= Math.min(n - 1, e.end + gracePoints); i++) inEvent[i] = 1;
+  }
 
   let detectedEvents = 0;
   for (const e of events) {
@@ -120,7 +130,10 @@ export function robustScale(values: ArrayLike<number>): number {
 }
 
 /** Indices whose timestamps fall inside any labelled [startMs, endMs] window. */
-export function windowsToEvents(timestampsMs: Float64Array, windowsMs: readonly [number, number][]): EventSpan[] {
+export function windowsToEvents(
+  timestampsMs: Float64Array,
+  windowsMs: readonly [number, number][],
+): EventSpan[] {
   const events: EventSpan[] = [];
   for (const [startMs, endMs] of windowsMs) {
     let start = -1;

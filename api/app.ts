@@ -1,0 +1,293 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError } from 'fastify';
+import type { Logger } from 'pino';
+import Type from 'typebox';
+import { parseTimestamp } from '../ml/series.js';
+import { ModelIntegrityError, ModelNotFoundError, type ModelRegistry } from '../registry/model-registry.js';
+import { API_ERRORS, ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js';
+import { ModelCache } from './model-cache.js';
+
+export interface AppOptions {
+  readonly registry: ModelRegistry;
+  readonly logger: Logger | false;
+  /** @default 1048576 */
+  readonly bodyLimitBytes?: number;
+  readonly modelCache?: ModelCache;
+  readonly version?: string;
+}
+
+const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  }),
+});
+
+const PredictBody = Type.Object(
+  {
+    detector: Type.String({ minLength: 1, maxLength: 63, description: 'Detector name, as in its spec' }),
+    version: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'A registered version; the champion when absent' }),
+    ),
+    timestamps: Type.Array(Type.Union([Type.String(), Type.Number()]), {
+      minItems: 1,
+      description: 'ISO 8601 strings or epoch milliseconds, strictly increasing',
+    }),
+    values: Type.Array(Type.Number(), { minItems: 1, description: 'One finite value per timestamp' }),
+  },
+  { additionalProperties: false },
+);
+
+const Contribution = Type.Object({ feature: Type.String(), value: Type.Number(), robustZ: Type.Number() });
+
+const PredictResponse = Type.Object({
+  detector: Type.String(),
+  version: Type.Integer(),
+  threshold: Type.Number(),
+  scores: Type.Array(Type.Number()),
+  flags: Type.Array(Type.Boolean()),
+  /** Leading points scored from partial rolling windows: less context, less reliable. */
+  warmupPoints: Type.Integer(),
+  anomalies: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      timestamp: Type.String(),
+      score: Type.Number(),
+      features: Type.Array(Contribution),
+    }),
+  ),
+});
+
+/** Builds the gateway; `listen` is left to the caller so tests can use `inject` without a port. */
+export async function buildApp(options: AppOptions) {
+  const cache = options.modelCache ?? new ModelCache({ registry: options.registry });
+  const app = Fastify({
+    loggerInstance: options.logger === false ? undefined : options.logger,
+    logger: options.logger === false ? false : undefined,
+    bodyLimit: options.bodyLimitBytes ?? 1_048_576,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Kubernetes anomaly detector',
+        description: 'Scores metric windows against trained detectors.',
+        version: options.version ?? '0',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
+    const body = toErrorBody(err, options.bodyLimitBytes ?? 1_048_576);
+    const status = API_ERRORS[body.error.code].status;
+    if (status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.info({ code: body.error.code }, 'request rejected');
+    return reply.status(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: 'ROUTE_NOT_FOUND',
+        message: `${request.method} ${request.url} is not a route of this API`,
+      },
+    } satisfies ApiErrorBody),
+  );
+
+  // Probes come every few seconds; logging each would drown the access log.
+  app.get('/health/live', { schema: { hide: true }, logLevel: 'silent' }, async () => ({ status: 'ok' }));
+
+  app.get('/health/ready', { schema: { hide: true }, logLevel: 'silent' }, async (_request, reply) => {
+    if (cache.loadedCount() === 0) await cache.warm();
+    const models = cache.loadedCount();
+    if (models === 0)
+      return reply.status(503).send({ status: 'not ready', reason: 'no champion model is loaded yet' });
+    return { status: 'ready', models };
+  });
+
+  app.get('/models', { schema: { description: 'Detectors with their champion and versions' } }, async () => {
+    const detectors = await options.registry.listDetectors();
+    return {
+      detectors: await Promise.all(
+        detectors.map(async (detector) => ({
+          detector,
+          champion: (await options.registry.getAlias(detector, 'champion')) ?? null,
+          versions: (await options.registry.listVersions(detector)).map((m) => ({
+            version: m.version,
+            createdAt: m.createdAt,
+            metrics: m.metrics,
+          })),
+        })),
+      ),
+    };
+  });
+
+  app.post(
+    '/predict',
+    {
+      schema: {
+        description: 'Scores a window of points with a detector’s champion (or a named version)',
+        body: PredictBody,
+        response: { 200: PredictResponse, 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { detector, timestamps, values } = request.body;
+      if (timestamps.length !== values.length) {
+        throw new ApiError(
+          'LENGTH_MISMATCH',
+          `'timestamps' has ${timestamps.length} entries but 'values' has ${values.length}`,
+        );
+      }
+      const times = new Float64Array(timestamps.length);
+      for (let i = 0; i < timestamps.length; i++) {
+        const raw = timestamps[i]!;
+        const ms = typeof raw === 'number' ? raw : parseTimestamp(raw);
+        if (!Number.isFinite(ms)) {
+          throw new ApiError('BAD_REQUEST', `'timestamps[${i}]' (${JSON.stringify(raw)}) is not a time`);
+        }
+        if (i > 0 && ms <= times[i - 1]!) {
+          throw new ApiError(
+            'TIMESTAMPS_OUT_OF_ORDER',
+            `'timestamps[${i}]' (${JSON.stringify(raw)}) is not after 'timestamps[${i - 1}]' (${JSON.stringify(timestamps[i - 1])})`,
+          );
+        }
+        times[i] = ms;
+      }
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i])) {
+          throw new ApiError('INVALID_VALUE', `'values[${i}]' (${String(values[i])}) is not a finite number`);
+        }
+      }
+
+      const served = await resolveModel(cache, options.registry, detector, request.body.version);
+      const started = performance.now();
+      const scored = served.loaded.score({
+        name: detector,
+        timestampsMs: times,
+        values: Float64Array.from(values),
+      });
+      const anomalies = [];
+      for (let i = 0; i < scored.flags.length; i++) {
+        if (!scored.flags[i]) continue;
+        anomalies.push({
+          index: i,
+          timestamp: new Date(times[i]!).toISOString(),
+          score: scored.scores[i]!,
+          features: served.loaded.explain(scored, i),
+        });
+      }
+      request.log.info(
+        {
+          detector,
+          version: served.version,
+          points: values.length,
+          anomalies: anomalies.length,
+          durationMs: performance.now() - started,
+        },
+        'scored window',
+      );
+      return {
+        detector,
+        version: served.version,
+        threshold: served.loaded.model.threshold,
+        scores: Array.from(scored.scores),
+        flags: scored.flags,
+        warmupPoints: scored.features.warmupPoints,
+        anomalies,
+      };
+    },
+  );
+
+  return app;
+}
+
+async function resolveModel(cache: ModelCache, registry: ModelRegistry, detector: string, version?: number) {
+  let resolved = version;
+  if (resolved === undefined) {
+    const detectors = await registry.listDetectors();
+    if (!detectors.includes(detector)) {
+      throw new ApiError(
+        'DETECTOR_NOT_FOUND',
+        `'detector' (${JSON.stringify(detector)}) is not a trained detector`,
+        {
+          known: detectors,
+        },
+      );
+    }
+    resolved = await cache.championVersion(detector);
+    if (resolved === undefined) {
+      throw new ApiError(
+        'NO_CHAMPION',
+        `detector '${detector}' has no champion model yet: run trainDetector for it, or name a 'version'`,
+      );
+    }
+  }
+  try {
+    return await cache.get(detector, resolved);
+  } catch (err) {
+    if (err instanceof ModelNotFoundError) {
+      const code: ApiErrorCode = version === undefined ? 'DETECTOR_NOT_FOUND' : 'VERSION_NOT_FOUND';
+      throw new ApiError(code, `'version' (${resolved}) of detector '${detector}' does not exist`);
+    }
+    if (err instanceof ModelIntegrityError) throw new ApiError('MODEL_CORRUPT', err.message);
+    throw err;
+  }
+}
+
+function toErrorBody(err: FastifyError | ApiError, bodyLimitBytes: number): ApiErrorBody {
+  if (err instanceof ApiError) {
+    return {
+      error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+    };
+  }
+  if (err.validation) {
+    const problems = err.validation.slice(0, 5).map((v) => {
+      const path = jsonPointerToPath(v.instancePath);
+      const missing = (v.params as { missingProperty?: string }).missingProperty;
+      if (missing) return `'${missing}' is required`;
+      const extra = (v.params as { additionalProperty?: string }).additionalProperty;
+      if (extra) return `'${extra}' is not a known field`;
+      return `'${path || err.validationContext}' ${v.message}`;
+    });
+    return {
+      error: {
+        code: 'BAD_REQUEST',
+        message: `${err.validationContext ?? 'request'}: ${problems.join('; ')}`,
+      },
+    };
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        error: {
+          code: 'BODY_TOO_LARGE',
+          message: `the request body is larger than the limit of ${bodyLimitBytes} bytes`,
+        },
+      };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' } };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return {
+        error: {
+          code: 'BAD_REQUEST',
+          message: `the body is not valid JSON (${err.message}); NaN and Infinity are not JSON numbers, send finite numbers`,
+        },
+      };
+  }
+  if (err.statusCode && err.statusCode < 500) return { error: { code: 'BAD_REQUEST', message: err.message } };
+  return { error: { code: 'INTERNAL', message: 'internal error; the server log has the details' } };
+}
+
+/** `/values/3` → `values[3]`, the way a caller writes it. */
+function jsonPointerToPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
+}

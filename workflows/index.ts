@@ -1,0 +1,1 @@
+export { trainDetector } from './train-detector.js';
