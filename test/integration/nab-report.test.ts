@@ -1,0 +1,108 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type NabRunResult, runNabBenchmark } from '../../bench/nab-runner.js';
+
+const fixture = fileURLToPath(new URL('../fixtures/nab/', import.meta.url));
+const FILES = [
+  'artificialNoAnomaly/art_flatline.csv',
+  'artificialWithAnomaly/art_daily_jumpsup.csv',
+  'realTraffic/speed_7578.csv',
+];
+
+describe('NAB runner and report', () => {
+  let out: string;
+  let result: NabRunResult;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'nab-report-'));
+    result = await runNabBenchmark({
+      dataDir: fixture,
+      windowsFile: join(fixture, 'windows.json'),
+      outDir: out,
+      detector: 'windowedGaussian',
+      workers: 2,
+    });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (out) await rm(out, { recursive: true, force: true });
+  });
+
+  it('writes NAB results files with a label column that marks the windows', async () => {
+    const csv = await readFile(
+      join(out, 'windowedGaussian', 'realTraffic', 'windowedGaussian_speed_7578.csv'),
+      'utf8',
+    );
+    const lines = csv.trim().split('\n');
+    expect(lines[0]).toBe('timestamp,value,anomaly_score,label');
+    const input = await readFile(join(fixture, 'data', 'realTraffic', 'speed_7578.csv'), 'utf8');
+    expect(lines).toHaveLength(input.trim().split('\n').length);
+    const labelled = lines.slice(1).filter((l) => l.endsWith(',1')).length;
+    const expected = result.files
+      .find((f) => f.relativePath === 'realTraffic/speed_7578.csv')!
+      .windowRows.reduce((s, [a, b]) => s + b - a + 1, 0);
+    expect(labelled).toBe(expected);
+    expect(labelled).toBeGreaterThan(0);
+  });
+
+  it('scores every file under the three profiles, within NAB bounds', () => {
+    expect(result.corpus.files).toBe(3);
+    expect(result.corpus.windows).toBe(5);
+    for (const profile of Object.values(result.corpus.profiles)) {
+      expect(profile.files).toHaveLength(3);
+      expect(profile.normalisedScore).toBeLessThanOrEqual(100);
+      expect(profile.rawScore).toBeGreaterThanOrEqual(profile.nullScore);
+    }
+  });
+
+  it('renders a chart with drawn paths for each file and a non-empty layout', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    await page.goto(`file://${result.reportPath}`);
+
+    for (const file of FILES) {
+      const chart = page.locator(`svg.chart[data-file="${file}"]`);
+      await expect(chart.count()).resolves.toBe(1);
+      const box = await chart.boundingBox();
+      expect(box?.width ?? 0).toBeGreaterThan(0);
+      expect(box?.height ?? 0).toBeGreaterThan(0);
+      const series = await chart.locator('path.series').getAttribute('d');
+      const score = await chart.locator('path.score').getAttribute('d');
+      expect(series?.length ?? 0).toBeGreaterThan(100);
+      expect(score?.length ?? 0).toBeGreaterThan(100);
+      const seriesBox = await chart.locator('path.series').boundingBox();
+      expect(seriesBox?.width ?? 0).toBeGreaterThan(0);
+    }
+    const windows = await page.locator('svg.chart rect.window').count();
+    expect(windows).toBe(5);
+
+    const shot = join(out, 'report.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect((await stat(shot)).size).toBeGreaterThan(10_000);
+    await page.close();
+  });
+
+  it('keeps the page light by drawing at most two points per pixel column', async () => {
+    const html = await readFile(result.reportPath, 'utf8');
+    expect(html).not.toMatch(/<script|https?:\/\//);
+    for (const d of html.matchAll(/class="series" d="([^"]*)"/g)) {
+      expect(d[1]!.split('L').length).toBeLessThanOrEqual(2 * 960 + 1);
+    }
+  });
+});
