@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type AlertComparisonFile,
+  alertEpisodes,
+  bestStaticRule,
+  compareWithStaticThreshold,
+} from '../../ml/evaluation/static-threshold.js';
+
+const STEP_MS = 5 * 60_000;
+
+function file(values: number[], windowRows: [number, number][], alerts: boolean[]): AlertComparisonFile {
+  return {
+    name: 'f.csv',
+    timestampsMs: values.map((_, i) => i * STEP_MS),
+    values,
+    windowRows,
+    probationaryPoints: 2,
+    detectorAlerts: alerts,
+  };
+}
+
+describe('alert episodes', () => {
+  it('merges detections closer than the gap and marks episodes that touch no window as false alarms', () => {
+    const alerts = new Array(40).fill(false);
+    for (const i of [0, 5, 6, 8, 20, 35]) alerts[i] = true;
+    const f = file(new Array(40).fill(0), [[19, 22]], alerts);
+    const episodes = alertEpisodes(f, alerts, 15 * 60_000);
+    // Row 0 is probationary; rows 5, 6 and 8 are 15 minutes apart at most, so one episode.
+    expect(episodes).toEqual([
+      { firstRow: 5, lastRow: 8, falseAlarm: true },
+      { firstRow: 20, lastRow: 20, falseAlarm: false },
+      { firstRow: 35, lastRow: 35, falseAlarm: true },
+    ]);
+  });
+});
+
+describe('best static rule', () => {
+  it('takes the highest threshold that still catches the windows the detector caught', () => {
+    const values = [0, 0, 1, 9, 1, 1, 6, 7, 1, 1, 1, 8, 1];
+    const f = file(values, [[5, 7]], new Array(values.length).fill(false));
+    const { rule, outcome } = bestStaticRule(f, 1, 60_000);
+    expect(rule).toEqual({ direction: 'above', threshold: 7 });
+    // Row 3 (9) and row 11 (8) fire outside the window; row 7 is the first firing row inside it.
+    expect(outcome.falseAlarms).toBe(2);
+    expect(outcome.delaysMs).toEqual([2 * STEP_MS]);
+  });
+
+  it('watches the downward side when the anomaly is a drop', () => {
+    const values = [5, 5, 5, 5, 5, 5, 1, 5, 5, 5];
+    const f = file(values, [[5, 7]], new Array(values.length).fill(false));
+    expect(bestStaticRule(f, 1, 60_000).rule).toEqual({ direction: 'below', threshold: 1 });
+  });
+});
+
+describe('comparison with a static threshold', () => {
+  it('reports the detector earlier on a window that builds up before the rule can fire', () => {
+    // A ramp inside the window: the detector fires at its second row, the rule only at the peak.
+    // A one-minute episode gap makes every firing row its own episode.
+    const values = [1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 1, 1];
+    const alerts = values.map((_, i) => i === 7);
+    const summary = compareWithStaticThreshold([file(values, [[6, 9]], alerts)], { episodeGapMs: 60_000 });
+    expect(summary.perFile[0]!.rule).toEqual({ direction: 'above', threshold: 5 });
+    expect(summary.detector.recall).toBeCloseTo(1, 12);
+    expect(summary.staticThreshold.recall).toBeCloseTo(1, 12);
+    expect(summary.gradualWindows).toBe(1);
+    expect(summary.medianGainOnGradualMinutes).toBeCloseTo(2 * 5, 9);
+    expect(summary.detector.falseAlarmsPerDay).toBe(0);
+  });
+});
