@@ -51,7 +51,7 @@ export function renderNabReport(input: NabReportInput): string {
 
   const profileRows = NAB_PROFILE_NAMES.map((name) => {
     const p = input.corpus.profiles[name]!;
-    return `<tr><td>${name}</td><td>${fmt(p.normalisedScore, 1)}</td><td>${fmt(p.rawScore, 3)}</td><td>${fmt(p.threshold, 6)}</td><td>${fmt(p.nullScore, 2)}</td><td>${fmt(p.perfectScore, 2)}</td></tr>`;
+    return `<tr><td>${name}</td><td>${fmt(p.normalisedScore, 1)}</td><td>${fmt(p.rawScore, 3)}</td><td>${String(p.threshold)}</td><td>${fmt(p.nullScore, 2)}</td><td>${fmt(p.perfectScore, 2)}</td></tr>`;
   }).join('');
   const published = PUBLISHED_STANDARD_SCORES.map(
     (p) => `<tr><td>${esc(p.detector)} (published)</td><td>${fmt(p.standard, 1)}</td></tr>`,
@@ -79,7 +79,7 @@ svg{display:block;background:#fff;border:1px solid #ddd}.window{fill:#f6c453;fil
 </style></head><body>
 <h1>NAB benchmark: ${esc(input.detector)}</h1>
 <p>${input.corpus.files} files, ${input.corpus.windows} labelled windows, ${fmt(input.seconds, 1)} s.
-Threshold shown: the standard profile's (${fmt(standard.threshold, 6)}).</p>
+Threshold shown: the standard profile's (${String(standard.threshold)}).</p>
 <h2>Scores</h2>
 <table><tr><th>profile</th><th>normalised</th><th>raw</th><th>threshold</th><th>null</th><th>perfect</th></tr>${profileRows}</table>
 <table><tr><th>detector</th><th>standard</th></tr><tr><td>${esc(input.detector)} (this run)</td><td>${fmt(standard.normalisedScore, 1)}</td></tr>${published}</table>
