@@ -7,6 +7,7 @@ import { buildApp } from '../../api/app.js';
 import { loadConfig } from '../../config/config.js';
 import { parseCsvSeries } from '../../ml/series.js';
 import { createFileModelRegistry } from '../../registry/model-registry.js';
+import { recordHistory } from '../../scripts/record-history.js';
 import { createTrainingWorker } from '../../workers/training-worker.js';
 import { trainDetector } from '../../workflows/train-detector.js';
 import { startDevServer } from '../support/temporal.js';
@@ -47,6 +48,13 @@ describe('trainDetector on a real Temporal dev server', () => {
     );
 
     expect(first).toMatchObject({ detector: 'nyc-taxi', version: 1, promoted: true, championVersion: 1 });
+    if (process.env.RECORD_HISTORIES) {
+      await recordHistory(
+        env.client,
+        'train-nyc-taxi-1',
+        resolve(ROOT, 'test/fixtures/histories/train-detector.json'),
+      );
+    }
     expect(first.metrics.recall).toBeGreaterThanOrEqual(0.75);
     expect(first.metrics.f1).toBeGreaterThan(0.4);
     expect(first.metrics.plantedEvents).toBeGreaterThan(0);
@@ -57,6 +65,39 @@ describe('trainDetector on a real Temporal dev server', () => {
     expect(meta.codeVersion).toMatch(/^\d+\.\d+\.\d+/);
     expect(meta.parameters).toMatchObject({ model: { trees: 50, sampleSize: 256, seed: 3 } });
     expect(await registry.getAlias('nyc-taxi', 'champion')).toBe(1);
+
+    // A second run finds a champion, evaluates both on the same held-back data and records the decision.
+    const secondWorker = await createTrainingWorker({ connection: env.nativeConnection, config });
+    const second = await secondWorker.runUntil(
+      env.client.workflow.execute(trainDetector, {
+        taskQueue: 'training-it',
+        workflowId: 'train-nyc-taxi-2',
+        args: [{ ...spec, model: { trees: 5, sampleSize: 8, seed: 4 } } as never],
+      }),
+    );
+    expect(second.version).toBe(2);
+    expect(second.promoted).toBe(second.metrics.f1! > second.championMetrics!.f1!);
+    expect(second.championVersion).toBe(second.promoted ? 2 : 1);
+    const decisions = await registry.decisions('nyc-taxi');
+    expect(decisions.map((d) => [d.action, d.version])).toEqual([
+      ['promote', 1],
+      [second.promoted ? 'promote' : 'reject', 2],
+    ]);
+    expect((await registry.getMeta('nyc-taxi', 2)).parentVersion).toBe(1);
+    if (process.env.RECORD_HISTORIES) {
+      await recordHistory(
+        env.client,
+        'train-nyc-taxi-2',
+        resolve(ROOT, 'test/fixtures/histories/train-detector-with-champion.json'),
+      );
+    }
+    await registry.setAlias({
+      detector: 'nyc-taxi',
+      alias: 'champion',
+      action: 'rollback',
+      version: 1,
+      reason: 'test pins v1',
+    });
 
     // Score the last week with a planted spike: the spike is flagged and explained.
     const series = parseCsvSeries('taxi', await readFile(TAXI, 'utf8'));
