@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createNodeFetch } from '../../clients/http.js';
 import { createPrometheusClient, type PrometheusClient } from '../../clients/prometheus.js';
 import { catalogueEntry, promqlCatalogue, renderQuery } from '../../clients/promql-catalogue.js';
 import { type SimExporter, startSimExporter } from '../../sim/exporter.js';
@@ -53,6 +54,14 @@ describe('Prometheus client against a real Prometheus scraping the simulated clu
 
   it('reports ready', async () => {
     expect((await prom.health()).ready).toBe(true);
+  });
+
+  it('queries through the node:http transport used for TLS options', async () => {
+    const viaNode = createPrometheusClient({ url: prometheus.url, fetch: createNodeFetch() });
+
+    const [sample] = await viaNode.query({ query: 'up{job="sim"}' });
+
+    expect(sample?.value).toBe(1);
   });
 
   it('reads CPU usage per workload with namespace and workload labels, matching the simulator', async () => {
