@@ -24,11 +24,17 @@ export const SimulatedSourceSchema = Type.Object(
     kind: Type.Literal('simulated'),
     /** `namespace/name` of a workload of the built-in simulated cluster. */
     workload: Type.String({ default: 'shop/frontend', pattern: '^[a-z0-9-]+/[a-z0-9-]+$' }),
+    /** One of the simulated cluster's metrics, named like the PromQL catalogue's entries. */
     metric: Type.Union(
-      [Type.Literal('cpu'), Type.Literal('memory'), Type.Literal('requests'), Type.Literal('latency')],
-      {
-        default: 'cpu',
-      },
+      [
+        Type.Literal('cpu_usage_cores'),
+        Type.Literal('memory_working_set_bytes'),
+        Type.Literal('http_request_rate'),
+        Type.Literal('http_latency_p99_seconds'),
+        Type.Literal('http_error_ratio'),
+        Type.Literal('cpu_throttled_ratio'),
+      ],
+      { default: 'cpu_usage_cores' },
     ),
     /** History to generate, ending at the workflow's start time. */
     days: Type.Number({ default: 14, exclusiveMinimum: 0, maximum: 120 }),

@@ -5,6 +5,7 @@ import { createTrainingActivities } from '../activities/training.js';
 import { type AppConfig, loadConfig } from '../config/config.js';
 import { createFileArtifactStore } from '../registry/artifact-store.js';
 import { createFileModelRegistry } from '../registry/model-registry.js';
+import { simulateSource } from '../sim/source.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -23,6 +24,7 @@ export async function createTrainingWorker(options: TrainingWorkerOptions): Prom
     registry: createFileModelRegistry(config.dataDir),
     sources: createSourceReaders({
       ...(config.prometheusUrl ? { defaultPrometheusUrl: config.prometheusUrl } : {}),
+      simulate: simulateSource,
     }),
     codeVersion: config.codeVersion,
   });
