@@ -1,0 +1,124 @@
+/**
+ * Drift between the data a model was trained on and the data it scores now. Pure functions over
+ * plain numbers, so the scoring loop can keep a small summary of each and compare them cheaply.
+ */
+
+/** Bin edges (ascending, without the open ends) taken from the quantiles of a reference sample. */
+export function quantileEdges(reference: ArrayLike<number>, bins = 10): number[] {
+  if (!Number.isInteger(bins) || bins < 2)
+    throw new RangeError(`'bins' (${bins}) must be an integer of at least 2`);
+  const sorted = finiteSorted(reference);
+  if (sorted.length === 0) throw new RangeError("'reference' has no finite values");
+  const edges: number[] = [];
+  for (let b = 1; b < bins; b++) {
+    const edge = sorted[Math.min(sorted.length - 1, Math.floor((b / bins) * sorted.length))]!;
+    // Repeated quantiles (a mostly constant reference) would make empty bins; keep each edge once.
+    if (edges.length === 0 || edge > edges[edges.length - 1]!) edges.push(edge);
+  }
+  return edges;
+}
+
+/** Share of `values` in each bin defined by `edges`: bin i holds edges[i-1] < v <= edges[i]. */
+export function binShares(values: ArrayLike<number>, edges: readonly number[]): number[] {
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isFinite(v)) continue;
+    let lo = 0;
+    let hi = edges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (v <= edges[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    counts[lo]!++;
+    total++;
+  }
+  return counts.map((c) => (total === 0 ? 0 : c / total));
+}
+
+/**
+ * Population stability index: sum over bins of (actual - expected) * ln(actual / expected).
+ * Below 0.1 the populations are the same in practice, 0.1-0.25 moderate shift, above 0.25 a shift
+ * worth retraining for. Empty bins are floored at `epsilon` so the index stays finite.
+ */
+export function populationStabilityIndex(
+  expectedShares: readonly number[],
+  actualShares: readonly number[],
+  epsilon = 1e-4,
+): number {
+  if (expectedShares.length !== actualShares.length) {
+    throw new RangeError(
+      `'expectedShares' (${expectedShares.length} bins) and 'actualShares' (${actualShares.length} bins) differ`,
+    );
+  }
+  let psi = 0;
+  for (let i = 0; i < expectedShares.length; i++) {
+    const e = Math.max(expectedShares[i]!, epsilon);
+    const a = Math.max(actualShares[i]!, epsilon);
+    psi += (a - e) * Math.log(a / e);
+  }
+  return psi;
+}
+
+/** PSI of `actual` against `reference`, binned at the reference's deciles. */
+export function psiOf(reference: ArrayLike<number>, actual: ArrayLike<number>, bins = 10): number {
+  const edges = quantileEdges(reference, bins);
+  return populationStabilityIndex(binShares(reference, edges), binShares(actual, edges));
+}
+
+export interface KsResult {
+  /** Largest distance between the two empirical distribution functions, in [0, 1]. */
+  readonly statistic: number;
+  /** Asymptotic p-value of the two-sample test; small means the samples differ. */
+  readonly pValue: number;
+}
+
+/** Two-sample Kolmogorov-Smirnov test with the asymptotic (Kolmogorov) distribution. */
+export function ksTest(a: ArrayLike<number>, b: ArrayLike<number>): KsResult {
+  const x = finiteSorted(a);
+  const y = finiteSorted(b);
+  if (x.length === 0 || y.length === 0) throw new RangeError('both samples need finite values');
+  let i = 0;
+  let j = 0;
+  let d = 0;
+  while (i < x.length && j < y.length) {
+    const v = Math.min(x[i]!, y[j]!);
+    while (i < x.length && x[i]! <= v) i++;
+    while (j < y.length && y[j]! <= v) j++;
+    d = Math.max(d, Math.abs(i / x.length - j / y.length));
+  }
+  const n = (x.length * y.length) / (x.length + y.length);
+  const lambda = (Math.sqrt(n) + 0.12 + 0.11 / Math.sqrt(n)) * d;
+  return { statistic: d, pValue: kolmogorovSurvival(lambda) };
+}
+
+/** Q_KS(λ) = 2 Σ (-1)^(k-1) exp(-2 k² λ²), clamped to [0, 1]. */
+function kolmogorovSurvival(lambda: number): number {
+  if (lambda < 1e-3) return 1;
+  let sum = 0;
+  for (let k = 1; k <= 100; k++) {
+    const term = 2 * (k % 2 === 1 ? 1 : -1) * Math.exp(-2 * k * k * lambda * lambda);
+    sum += term;
+    if (Math.abs(term) < 1e-10) break;
+  }
+  return Math.min(1, Math.max(0, sum));
+}
+
+/** A compact reference of a score distribution, small enough to travel in workflow state. */
+export interface DriftReference {
+  readonly edges: number[];
+  readonly shares: number[];
+}
+
+export function driftReference(values: ArrayLike<number>, bins = 10): DriftReference {
+  const edges = quantileEdges(values, bins);
+  return { edges, shares: binShares(values, edges) };
+}
+
+function finiteSorted(values: ArrayLike<number>): Float64Array {
+  const out: number[] = [];
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i]!)) out.push(values[i]!);
+  return Float64Array.from(out).sort();
+}
