@@ -88,10 +88,62 @@ export const DetectorSpecSchema = Type.Object(
     ),
     /** Share of normal points allowed above the threshold: the false-alarm budget. */
     targetAnomalyRate: Type.Number({ default: 0.002, exclusiveMinimum: 0, exclusiveMaximum: 0.5 }),
+    /**
+     * The ensemble's members, each trained as its own activity. The Isolation Forest takes its
+     * options from `model`; the others from `options`. Weights are relative.
+     */
+    models: Type.Array(
+      Type.Object(
+        {
+          kind: Type.Union([Type.Literal('isolation-forest'), Type.Literal('lstm'), Type.Literal('prophet')]),
+          weight: Type.Number({ default: 1, exclusiveMinimum: 0 }),
+          options: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [{ kind: 'isolation-forest' }], minItems: 1, maxItems: 3 },
+    ),
     promotion: Type.Object(
       {
         /** A challenger must beat the champion's evaluation F1 by at least this much. */
         minImprovement: Type.Number({ default: 0, minimum: 0, maximum: 1 }),
+        /**
+         * Minutes the challenger is scored beside the champion by the scoring loop before it may
+         * be promoted; 0 promotes at once. @default 0
+         */
+        shadowMinutes: Type.Number({ default: 0, minimum: 0, maximum: 43_200 }),
+        /** Wait for an `approvePromotion` or `rejectPromotion` update before promoting. @default false */
+        requireApproval: Type.Boolean({ default: false }),
+        /** Hours to wait for an approval; no answer rejects the challenger. @default 72 */
+        approvalTimeoutHours: Type.Number({ default: 72, exclusiveMinimum: 0, maximum: 720 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    scoring: Type.Object(
+      {
+        /** Seconds between scoring steps; the source's step when absent. */
+        stepSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+        /** Consecutive flagged steps before an alert fires. @default 1 */
+        alertAfterSteps: Type.Integer({ default: 1, minimum: 1 }),
+        /** Consecutive clean steps before an open alert resolves. @default 5 */
+        resolveAfterSteps: Type.Integer({ default: 5, minimum: 1 }),
+        /** Steps per workflow run before it continues as new, bounding its history. @default 500 */
+        continueAsNewAfterSteps: Type.Integer({ default: 500, minimum: 2 }),
+        /** Largest gap caught up in one step, in steps; older points are reported as a gap. @default 1440 */
+        maxCatchUpSteps: Type.Integer({ default: 1440, minimum: 1 }),
+        /** PSI of recent scores against the training scores above which a retrain starts. @default 0.25 */
+        driftPsi: Type.Number({ default: 0.25, exclusiveMinimum: 0 }),
+        /** Scored points needed before drift is judged. @default 720 */
+        driftMinPoints: Type.Integer({ default: 720, minimum: 10 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    retrain: Type.Object(
+      {
+        /** Interval of the retraining schedule, in hours. @default 24 */
+        everyHours: Type.Number({ default: 24, minimum: 0.05 }),
+        /** Start a retrain early when the scored data drifts. @default true */
+        onDrift: Type.Boolean({ default: true }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -157,6 +209,10 @@ export function parseDetectorSpec(input: unknown): DetectorSpec {
     throw new SpecError(
       `detector spec: 'split.validationFraction' (${validationFraction}) + 'split.testFraction' (${testFraction}) must leave at least 20% for training`,
     );
+  }
+  const kinds = valid.models.map((m) => m.kind);
+  if (new Set(kinds).size !== kinds.length) {
+    throw new SpecError(`detector spec: 'models' (${kinds.join(', ')}) names a member kind more than once`);
   }
   return valid;
 }
