@@ -1,9 +1,9 @@
 /**
- * Starts the real Prometheus and Alertmanager binaries for integration tests: loopback only, free
+ * Starts the real Prometheus and Alertmanager binaries (for integration tests and the demo): loopback only, free
  * ports, temporary data folders, ready before the promise resolves, killed by `stop()`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   const interval = options.scrapeIntervalSeconds ?? 1;
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'prometheus-')));
+  await mkdir(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'prometheus.yml');
   const targets = options.scrapeTargets.map((target) => JSON.stringify(target)).join(', ');
   await writeFile(
@@ -89,6 +90,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
 export async function startAlertmanager(options: StartAlertmanagerOptions = {}): Promise<RunningServer> {
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'alertmanager-')));
+  await mkdir(dataDir, { recursive: true });
   const configFile = path.join(dataDir, 'alertmanager.yml');
   await writeFile(
     configFile,
