@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPrometheusClient, type PrometheusClient, PrometheusError } from '../clients/prometheus.js';
-import { parseCsvSeries, parseTimestamp, type Series, SeriesError } from '../ml/series.js';
+import { parseCsvSeries, parseTimestamp, type Series, SeriesError, sliceSeries } from '../ml/series.js';
 import type { DetectorSpec } from '../ml/spec.js';
 
 export type SourceSpec = DetectorSpec['source'];
@@ -15,6 +15,8 @@ export interface CollectedSeries {
 
 export interface SourceReaders {
   read(source: SourceSpec, endMs: number): Promise<CollectedSeries>;
+  /** The points of the source with timestamps in [startMs, endMs], for scoring. */
+  readWindow(source: SourceSpec, startMs: number, endMs: number): Promise<Series>;
 }
 
 export interface SourceReaderDeps {
@@ -36,7 +38,32 @@ export function createSourceReaders(deps: SourceReaderDeps = {}): SourceReaders 
   const baseDir = deps.baseDir ?? process.cwd();
   const prometheusFor = deps.prometheus ?? ((url: string) => createPrometheusClient({ url }));
 
-  return {
+  const readers: SourceReaders = {
+    async readWindow(source, startMs, endMs) {
+      switch (source.kind) {
+        case 'csv': {
+          // A CSV source scores as a replay of the file: the window is the rows in range.
+          const { series } = await readCsv(
+            resolve(baseDir, source.path),
+            { ...source, windowsPath: undefined },
+            baseDir,
+          );
+          return windowOf(series, startMs, endMs);
+        }
+        case 'simulated': {
+          if (!deps.simulate) throw badInput("source kind 'simulated' is not available in this worker");
+          return windowOf(
+            deps.simulate({ ...source, days: (endMs - startMs) / 86_400_000 }, endMs),
+            startMs,
+            endMs,
+          );
+        }
+        case 'prometheus':
+          return (await readers.read({ ...source, lookbackHours: (endMs - startMs) / 3_600_000 }, endMs))
+            .series;
+      }
+    },
+
     async read(source, endMs) {
       switch (source.kind) {
         case 'csv':
@@ -73,6 +100,15 @@ export function createSourceReaders(deps: SourceReaderDeps = {}): SourceReaders 
       }
     },
   };
+  return readers;
+}
+
+function windowOf(series: Series, startMs: number, endMs: number): Series {
+  let from = 0;
+  while (from < series.values.length && series.timestampsMs[from]! < startMs) from++;
+  let to = from;
+  while (to < series.values.length && series.timestampsMs[to]! <= endMs) to++;
+  return sliceSeries(series, from, to);
 }
 
 async function readCsv(

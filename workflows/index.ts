@@ -1,1 +1,2 @@
+export { scoreContinuously } from './score-continuously.js';
 export { trainDetector } from './train-detector.js';

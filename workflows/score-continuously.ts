@@ -1,0 +1,312 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ScoreStepResult, ScoringActivities } from '../activities/scoring.js';
+import { populationStabilityIndex } from '../ml/drift.js';
+import type { DetectorSpec } from '../ml/spec.js';
+import { trainDetector } from './train-detector.js';
+
+/**
+ * One step's fetch and score. Short attempts: a step that cannot reach the source is retried by
+ * the loop itself, which backs off, reports the outage in `status` and catches up afterwards.
+ */
+const { scoreStep } = proxyActivities<ScoringActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+/** The notifier keeps an outbox when Alertmanager is down, so failures here are local and brief. */
+const { notifyAlert, validateScoringSpec } = proxyActivities<ScoringActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 5 },
+});
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+/** Forget the cached models and follow the registry's aliases again at the next step. */
+export const reloadSignal = defineSignal('reload');
+export const statusQuery = defineQuery<ScoringStatus>('status');
+
+/** A stretch of time the loop did not score as it happened. */
+export interface ScoringGap {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly reason: string;
+  /** True when the points were scored later; false when they were skipped for good. */
+  readonly caughtUp: boolean;
+}
+
+/** What survives continue-as-new. Small by design: a few numbers and the last gaps. */
+export interface ScoringState {
+  readonly lastScoredMs?: number;
+  readonly openAlert?: { readonly sinceMs: number; readonly maxScore: number };
+  readonly flaggedStreak: number;
+  readonly cleanStreak: number;
+  readonly paused: boolean;
+  readonly modelVersion?: number;
+  readonly shadowVersion?: number;
+  readonly gaps: ScoringGap[];
+  /** Counts of scores per decile since the last drift check. */
+  readonly driftBins: number[];
+  readonly lastDriftPsi?: number;
+  readonly retrainsStarted: number;
+  readonly alertsFired: number;
+  readonly totalSteps: number;
+  readonly totalPoints: number;
+  /** Runs before this one in the continue-as-new chain. */
+  readonly runs: number;
+}
+
+export interface ScoringStatus extends ScoringState {
+  readonly detector: string;
+  readonly lastStepAtMs?: number;
+  /** Workflow time of the last step minus the newest scored timestamp. */
+  readonly lagMs?: number;
+  readonly anomaliesOpen: number;
+  readonly stepsThisRun: number;
+  readonly consecutiveFailures: number;
+  readonly lastError?: string;
+  /** Set while the source cannot be read: when the outage began. */
+  readonly outageSinceMs?: number;
+}
+
+export interface ScoreContinuouslyInput {
+  readonly spec: DetectorSpec;
+  /** Task queue of the retraining started on drift. @default 'training' */
+  readonly trainingTaskQueue?: string;
+  /** State from the previous run of the chain; absent on the first. */
+  readonly carried?: ScoringState;
+}
+
+/** The id of a detector's drift-started retraining: one at a time per detector. */
+export function retrainWorkflowId(detector: string): string {
+  return `retrain-${detector}`;
+}
+
+const DRIFT_BINS = 10;
+const MAX_GAPS = 20;
+const MAX_BACKOFF_MS = 10 * 60_000;
+
+/**
+ * Scores a detector's newest data every step for as long as it runs: durable timers between
+ * steps, continue-as-new before the history grows large, catch-up from the last scored
+ * timestamp after a restart or an outage, and one alert per anomaly episode.
+ */
+export async function scoreContinuously(input: ScoreContinuouslyInput): Promise<never> {
+  const spec = input.carried ? input.spec : await validateScoringSpec(input.spec);
+  const trainingTaskQueue = input.trainingTaskQueue ?? 'training';
+  const scoring = spec.scoring;
+  const stepMs = (scoring.stepSeconds ?? sourceStepSeconds(spec)) * 1000;
+
+  let state: ScoringState = input.carried ?? {
+    flaggedStreak: 0,
+    cleanStreak: 0,
+    paused: false,
+    gaps: [],
+    driftBins: new Array<number>(DRIFT_BINS).fill(0),
+    retrainsStarted: 0,
+    alertsFired: 0,
+    totalSteps: 0,
+    totalPoints: 0,
+    runs: 0,
+  };
+  let reloadRequested = false;
+  let stepsThisRun = 0;
+  let failures = 0;
+  let lastError: string | undefined;
+  let outageSinceMs: number | undefined;
+  let lastStepAtMs: number | undefined;
+
+  setHandler(pauseSignal, () => {
+    state = { ...state, paused: true };
+  });
+  setHandler(resumeSignal, () => {
+    state = { ...state, paused: false };
+  });
+  setHandler(reloadSignal, () => {
+    reloadRequested = true;
+  });
+  setHandler(statusQuery, () => ({
+    ...state,
+    detector: spec.name,
+    ...(lastStepAtMs !== undefined ? { lastStepAtMs } : {}),
+    ...(lastStepAtMs !== undefined && state.lastScoredMs !== undefined
+      ? { lagMs: lastStepAtMs - state.lastScoredMs }
+      : {}),
+    anomaliesOpen: state.openAlert ? 1 : 0,
+    stepsThisRun,
+    consecutiveFailures: failures,
+    ...(lastError !== undefined ? { lastError } : {}),
+    ...(outageSinceMs !== undefined ? { outageSinceMs } : {}),
+  }));
+
+  const addGap = (gap: ScoringGap) => {
+    state = { ...state, gaps: [...state.gaps, gap].slice(-MAX_GAPS) };
+  };
+
+  while (stepsThisRun < scoring.continueAsNewAfterSteps && !workflowInfo().continueAsNewSuggested) {
+    if (state.paused) {
+      log.info('scoring paused', { detector: spec.name });
+      await condition(() => !state.paused);
+      log.info('scoring resumed', { detector: spec.name, lastScoredMs: state.lastScoredMs });
+    }
+
+    const nowMs = Date.now();
+    const oldestMs = nowMs - scoring.maxCatchUpSteps * stepMs;
+    let afterMs = state.lastScoredMs ?? nowMs - stepMs;
+    if (afterMs < oldestMs) {
+      addGap({ fromMs: afterMs, toMs: oldestMs, reason: 'older than maxCatchUpSteps', caughtUp: false });
+      afterMs = oldestMs;
+    }
+
+    let result: ScoreStepResult;
+    try {
+      result = await scoreStep({ spec, afterMs, untilMs: nowMs, reload: reloadRequested });
+    } catch (err) {
+      if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+      failures++;
+      lastError = err.cause?.message ?? err.message;
+      outageSinceMs ??= afterMs;
+      const backoffMs = Math.min(stepMs * 2 ** Math.min(failures, 10), MAX_BACKOFF_MS);
+      log.warn('scoring step failed; backing off', { detector: spec.name, failures, backoffMs, lastError });
+      await condition(() => state.paused, backoffMs);
+      continue;
+    }
+    if (outageSinceMs !== undefined) {
+      addGap({
+        fromMs: outageSinceMs,
+        toMs: nowMs,
+        reason: `source unreachable: ${lastError}`,
+        caughtUp: true,
+      });
+      outageSinceMs = undefined;
+    }
+    failures = 0;
+    lastError = undefined;
+    reloadRequested = false;
+    lastStepAtMs = nowMs;
+    stepsThisRun++;
+
+    state = await applyStep(spec, state, result, trainingTaskQueue);
+
+    await condition(() => state.paused || reloadRequested, Math.max(nowMs + stepMs - Date.now(), 1));
+  }
+
+  // Signals may still be running their handlers; they must finish before the run closes.
+  await condition(allHandlersFinished);
+  log.info('scoring continues as new', { detector: spec.name, steps: stepsThisRun, runs: state.runs + 1 });
+  return continueAsNew<typeof scoreContinuously>({
+    spec,
+    trainingTaskQueue,
+    carried: { ...state, runs: state.runs + 1 },
+  });
+}
+
+async function applyStep(
+  spec: DetectorSpec,
+  previous: ScoringState,
+  result: ScoreStepResult,
+  trainingTaskQueue: string,
+): Promise<ScoringState> {
+  let state: ScoringState = { ...previous, totalSteps: previous.totalSteps + 1 };
+  if (result.version === undefined || result.points === 0) return state;
+
+  if (state.modelVersion !== result.version) {
+    log.info('scoring with a new model version', {
+      detector: spec.name,
+      version: result.version,
+      previous: state.modelVersion,
+    });
+    // The drift reference belongs to the model: a new one starts a new comparison.
+    state = { ...state, driftBins: new Array<number>(DRIFT_BINS).fill(0) };
+  }
+  state = {
+    ...state,
+    modelVersion: result.version,
+    ...(result.shadowVersion !== undefined
+      ? { shadowVersion: result.shadowVersion }
+      : { shadowVersion: undefined }),
+    lastScoredMs: result.lastTimestampMs ?? state.lastScoredMs,
+    totalPoints: state.totalPoints + result.points,
+    flaggedStreak: result.flagged > 0 ? state.flaggedStreak + 1 : 0,
+    cleanStreak: result.flagged > 0 ? 0 : state.cleanStreak + 1,
+  };
+
+  if (!state.openAlert && state.flaggedStreak >= spec.scoring.alertAfterSteps) {
+    await notifyAlert({
+      spec,
+      action: 'fire',
+      score: result.maxScore,
+      threshold: result.threshold,
+      features: result.topFeatures,
+    });
+    state = {
+      ...state,
+      openAlert: { sinceMs: result.lastTimestampMs ?? Date.now(), maxScore: result.maxScore },
+      alertsFired: state.alertsFired + 1,
+    };
+  } else if (state.openAlert && state.cleanStreak >= spec.scoring.resolveAfterSteps) {
+    await notifyAlert({ spec, action: 'resolve' });
+    state = { ...state, openAlert: undefined };
+  } else if (state.openAlert && result.maxScore > state.openAlert.maxScore) {
+    state = { ...state, openAlert: { ...state.openAlert, maxScore: result.maxScore } };
+  }
+
+  const driftBins = state.driftBins.map((count, i) => count + (result.scoreBins[i] ?? 0));
+  const total = driftBins.reduce((a, b) => a + b, 0);
+  if (total < spec.scoring.driftMinPoints) return { ...state, driftBins };
+
+  const uniform = new Array<number>(DRIFT_BINS).fill(1 / DRIFT_BINS);
+  const psi = populationStabilityIndex(
+    uniform,
+    driftBins.map((count) => count / total),
+  );
+  state = { ...state, driftBins: new Array<number>(DRIFT_BINS).fill(0), lastDriftPsi: psi };
+  if (psi > spec.scoring.driftPsi && spec.retrain.onDrift) {
+    log.info('score drift detected; starting a retrain', { detector: spec.name, psi, points: total });
+    if (await startRetrain(spec, trainingTaskQueue)) {
+      state = { ...state, retrainsStarted: state.retrainsStarted + 1 };
+    }
+  }
+  return state;
+}
+
+/** Starts the detector's retraining unless one is already running under the same fixed id. */
+async function startRetrain(spec: DetectorSpec, taskQueue: string): Promise<boolean> {
+  try {
+    await startChild(trainDetector, {
+      workflowId: retrainWorkflowId(spec.name),
+      taskQueue,
+      args: [spec],
+      // The retrain outlives this run: continue-as-new must not cancel it.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      log.info('retrain already running', { detector: spec.name });
+      return false;
+    }
+    throw err;
+  }
+}
+
+function sourceStepSeconds(spec: DetectorSpec): number {
+  // Limitation: a CSV source is assumed to be at 5-minute steps, as NAB's files are.
+  return spec.source.kind === 'csv' ? 300 : spec.source.stepSeconds;
+}
