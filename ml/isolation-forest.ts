@@ -100,6 +100,13 @@ export class IsolationForest {
 
   /** Anomaly score s(x) = 2^(-E[h(x)] / c(ψ)): near 1 is anomalous, well below 0.5 is normal. */
   score(row: ArrayLike<number>, offset = 0): number {
+    // A short row would read `undefined`, which compares false with every threshold and gives a
+    // plausible but meaningless score.
+    if (offset + this.dims > row.length) {
+      throw new RangeError(
+        `'row' has ${row.length - offset} values from offset ${offset}; the model needs ${this.dims}`,
+      );
+    }
     let total = 0;
     for (const tree of this.trees) total += pathLength(tree, row, offset);
     return 2 ** (-(total / this.trees.length) / averagePathLength(this.sampleSize));
@@ -107,6 +114,9 @@ export class IsolationForest {
 
   scoreMany(rows: Float64Array, dims = this.dims): Float64Array {
     if (dims !== this.dims) throw new RangeError(`model has ${this.dims} dims, rows have ${dims}`);
+    if (rows.length % dims !== 0) {
+      throw new RangeError(`'rows' length (${rows.length}) is not a multiple of 'dims' (${dims})`);
+    }
     const n = rows.length / dims;
     const out = new Float64Array(n);
     for (let i = 0; i < n; i++) out[i] = this.score(rows, i * dims);
