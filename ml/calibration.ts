@@ -24,6 +24,12 @@ export interface CalibrationOptions {
 export function fitCalibration(rawScores: ArrayLike<number>, options: CalibrationOptions = {}): Calibration {
   const points = options.points ?? 201;
   const tailLevel = options.tailLevel ?? 0.98;
+  if (!Number.isInteger(points) || points < 2) {
+    throw new RangeError(`'points' (${points}) must be an integer of at least 2`);
+  }
+  if (!(tailLevel > 0 && tailLevel < 1)) {
+    throw new RangeError(`'tailLevel' (${tailLevel}) must be strictly between 0 and 1`);
+  }
   if (rawScores.length < 10) {
     throw new RangeError(`calibration needs at least 10 validation scores, got ${rawScores.length}`);
   }
