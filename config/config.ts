@@ -16,6 +16,10 @@ export interface AppConfig {
   readonly dataDir: string;
   /** Default Prometheus for sources that name none. @default undefined */
   readonly prometheusUrl?: string;
+  /** Alertmanager v2 base URL; alerts are only logged when absent. @default undefined */
+  readonly alertmanagerUrl?: string;
+  /** Port of the scoring worker's /metrics endpoint; 0 picks a free one. @default 9464 */
+  readonly scoringMetricsPort: number;
   /** @default '127.0.0.1'; '0.0.0.0' in a container */
   readonly apiHost: string;
   /** @default 8080 */
@@ -39,6 +43,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     scoringTaskQueue: env.SCORING_TASK_QUEUE ?? 'scoring',
     dataDir: resolve(env.DATA_DIR ?? 'data'),
     ...(env.PROMETHEUS_URL ? { prometheusUrl: env.PROMETHEUS_URL } : {}),
+    ...(env.ALERTMANAGER_URL ? { alertmanagerUrl: env.ALERTMANAGER_URL } : {}),
+    scoringMetricsPort: integer(env, 'SCORING_METRICS_PORT', 9464, 0, 65535),
     apiHost: env.API_HOST ?? '127.0.0.1',
     apiPort: integer(env, 'API_PORT', 8080, 0, 65535),
     apiBodyLimitBytes: integer(env, 'API_BODY_LIMIT_BYTES', 1_048_576, 1024, 512 * 1_048_576),
