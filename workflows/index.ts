@@ -1,2 +1,3 @@
+export { forecastCapacity } from './forecast-capacity.js';
 export { scoreContinuously } from './score-continuously.js';
 export { trainDetector } from './train-detector.js';
