@@ -187,18 +187,38 @@ export function rollingMoments(
   const mean = new Float64Array(n);
   const std = new Float64Array(n);
   const zscore = new Float64Array(n);
-  // Prefix sums make every rolling mean/std O(1) per point.
-  const sum = new Float64Array(n + 1);
-  const sumSq = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) {
-    sum[i + 1] = sum[i]! + x[i]!;
-    sumSq[i + 1] = sumSq[i]! + x[i]! * x[i]!;
-  }
+  // Sums run over deviations from a reference value inside the window, not over raw values: raw
+  // sums of squares cancel catastrophically on a large level with a small spread (memory in bytes,
+  // ~2e9 ± 1e3, gets stds wrong by several times). Every `w` points the sums are recomputed over
+  // the window around a fresh reference, so rounding cannot build up; O(1) amortised per point.
+  let reference = 0;
+  let sum = 0;
+  let sumSq = 0;
   for (let i = 0; i < n; i++) {
     const from = Math.max(0, i - w + 1);
+    if (i % w === 0) {
+      reference = x[i]!;
+      sum = 0;
+      sumSq = 0;
+      for (let k = from; k <= i; k++) {
+        const d = x[k]! - reference;
+        sum += d;
+        sumSq += d * d;
+      }
+    } else {
+      const d = x[i]! - reference;
+      sum += d;
+      sumSq += d * d;
+      if (i >= w) {
+        const old = x[i - w]! - reference;
+        sum -= old;
+        sumSq -= old * old;
+      }
+    }
     const len = i + 1 - from;
-    const m = (sum[i + 1]! - sum[from]!) / len;
-    const s = Math.sqrt(Math.max(0, (sumSq[i + 1]! - sumSq[from]!) / len - m * m));
+    const meanDeviation = sum / len;
+    const m = reference + meanDeviation;
+    const s = Math.sqrt(Math.max(0, sumSq / len - meanDeviation * meanDeviation));
     mean[i] = m;
     std[i] = s;
     zscore[i] = s > 1e-12 ? (x[i]! - m) / s : 0;
