@@ -1,0 +1,201 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NotifyAlertInput, ScoreStepInput, ScoreStepResult } from '../../activities/scoring.js';
+import type { EvaluationMetrics } from '../../activities/training.js';
+import { parseDetectorSpec } from '../../ml/spec.js';
+import { WORKFLOWS_PATH } from '../../workers/training-worker.js';
+import { type ScoringStatus, scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
+import { startTimeSkippingServer } from '../support/temporal.js';
+
+const STEP_MS = 15 * 60_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * A simulated week of the scoring loop on the time-skipping server, with fake activities: the
+ * workflow logic (timers, continue-as-new, catch-up, alert episodes, drift, retrain, promotion)
+ * is what is under test, in seconds instead of days.
+ */
+describe('scoreContinuously through a simulated week', () => {
+  let env: TestWorkflowEnvironment;
+
+  beforeAll(async () => {
+    env = await startTimeSkippingServer();
+  });
+
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('scores every step once, alerts once per episode, retrains on drift and follows the promotion', async () => {
+    const world = createFakeWorld();
+    const spec = parseDetectorSpec({
+      name: 'week',
+      source: { kind: 'simulated', stepSeconds: 900 },
+      scoring: { continueAsNewAfterSteps: 100, driftMinPoints: 96, resolveAfterSteps: 4 },
+    });
+    const scoring = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'scoring-week',
+      workflowsPath: WORKFLOWS_PATH,
+      activities: world.scoringActivities,
+    });
+    const training = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'training-week',
+      workflowsPath: WORKFLOWS_PATH,
+      activities: world.trainingActivities,
+    });
+
+    const status = await scoring.runUntil(
+      training.runUntil(async () => {
+        const handle = await env.client.workflow.start(scoreContinuously, {
+          taskQueue: 'scoring-week',
+          workflowId: 'score-week',
+          args: [{ spec, trainingTaskQueue: 'training-week' }],
+        });
+        await env.sleep(7 * DAY_MS);
+        const result = await handle.query(statusQuery);
+        await handle.terminate('end of the simulated week');
+        return result;
+      }),
+    );
+
+    // The steps lost to the outage are made up by one catch-up step, so the points all get scored.
+    const steps = 7 * 96;
+    expect(status.totalSteps).toBeGreaterThan(steps - 20);
+    expect(status.totalSteps).toBeLessThan(steps - 5);
+    expect(status.totalPoints).toBeGreaterThanOrEqual(steps - 1);
+    expect(status.totalPoints).toBeLessThanOrEqual(steps + 1);
+    expect(status.runs).toBeGreaterThanOrEqual(6);
+
+    // Each step starts where the previous one ended: nothing skipped, nothing scored twice.
+    for (let i = 1; i < world.scored.length; i++) {
+      expect(world.scored[i]![0]).toBe(world.scored[i - 1]![1] + 1);
+    }
+    expect(status.totalPoints).toBe(world.scored.reduce((n, [a, b]) => n + b - a + 1, 0));
+
+    // The outage shows as a gap that was caught up, not as lost points.
+    expect(world.failedCalls).toBeGreaterThan(0);
+    expect(status.gaps).toEqual([
+      expect.objectContaining({ caughtUp: true, reason: expect.stringContaining('ECONNREFUSED') }),
+    ]);
+    expect(status.consecutiveFailures).toBe(0);
+
+    // Two planted episodes, two alerts, each resolved once.
+    expect(world.alerts.filter((a) => a.action === 'fire')).toHaveLength(2);
+    expect(world.alerts.filter((a) => a.action === 'resolve')).toHaveLength(2);
+    expect(status.alertsFired).toBe(2);
+    expect(status.anomaliesOpen).toBe(0);
+
+    // Drift after day 4 started one retrain; it promoted version 2, which the loop then scored with.
+    expect(status.retrainsStarted).toBe(1);
+    expect(world.champion).toBe(2);
+    expect(status.modelVersion).toBe(2);
+    expect(status.lastDriftPsi).toBeLessThan(0.25);
+  });
+});
+
+function createFakeWorld() {
+  const world = {
+    champion: 1,
+    versions: 1,
+    startMs: undefined as number | undefined,
+    scored: [] as [number, number][],
+    failedCalls: 0,
+    alerts: [] as NotifyAlertInput[],
+    spread: 0,
+    scoringActivities: {} as Record<string, (input: never) => Promise<unknown>>,
+    trainingActivities: {} as Record<string, (input: never) => Promise<unknown>>,
+  };
+  const day = (ms: number) => (ms - world.startMs!) / DAY_MS;
+  const anomalous = (ms: number) => {
+    const d = day(ms);
+    return (d > 1.5 && d < 1.55) || (d > 5.2 && d < 5.3);
+  };
+
+  world.scoringActivities = {
+    async validateScoringSpec(input: unknown) {
+      return parseDetectorSpec(input);
+    },
+    async scoreStep({ afterMs, untilMs }: ScoreStepInput): Promise<ScoreStepResult> {
+      world.startMs ??= untilMs;
+      const d = day(untilMs);
+      if (d > 2.4 && d < 2.5) {
+        world.failedCalls++;
+        throw new Error('connect ECONNREFUSED 127.0.0.1:9090');
+      }
+      const first = Math.floor(afterMs / STEP_MS) + 1;
+      const last = Math.floor(untilMs / STEP_MS);
+      const base = { version: world.champion, flagged: 0, maxScore: 0.5, threshold: 0.998, topFeatures: [] };
+      if (last < first) return { ...base, points: 0, scoreBins: [] };
+      world.scored.push([first, last]);
+
+      const bins = new Array<number>(10).fill(0);
+      let flagged = 0;
+      for (let k = first; k <= last; k++) {
+        if (anomalous(k * STEP_MS)) flagged++;
+        // Version 1 sees drifted data from day 4 on: its scores pile up in the top decile.
+        const drifted = world.champion === 1 && day(k * STEP_MS) > 4;
+        bins[drifted ? 9 : world.spread++ % 10]!++;
+      }
+      return {
+        ...base,
+        points: last - first + 1,
+        lastTimestampMs: last * STEP_MS,
+        flagged,
+        maxScore: flagged > 0 ? 0.9995 : 0.5,
+        topFeatures: flagged > 0 ? [{ name: 'value', contribution: 7 }] : [],
+        scoreBins: bins,
+      };
+    },
+    async notifyAlert(input: NotifyAlertInput) {
+      world.alerts.push(input);
+    },
+  };
+
+  const metrics = (f1: number): EvaluationMetrics => ({ f1, precision: f1, recall: f1 });
+  world.trainingActivities = {
+    async validateSpec(input: unknown) {
+      return parseDetectorSpec(input);
+    },
+    async collectSeries() {
+      return { datasetId: 'series-data', range: { startMs: 0, endMs: 1, points: 2000 } };
+    },
+    async splitDataset() {
+      const range = { startMs: 0, endMs: 1, points: 400 };
+      return {
+        trainId: 'series-t',
+        validationId: 'series-v',
+        testId: 'series-x',
+        trainRange: range,
+        testRange: range,
+      };
+    },
+    async getChampion() {
+      return world.champion;
+    },
+    async trainModel() {
+      return { modelId: 'model-new', durationMs: 1 };
+    },
+    async trainMember({ kind }: { kind: string }) {
+      return { kind, artifactId: `member-${kind}`, durationMs: 1 };
+    },
+    async fitEnsemble() {
+      return { modelId: 'model-new', weights: { 'isolation-forest': 1 } };
+    },
+    async evaluateModel({ model }: { model: { artifactId?: string } }) {
+      return metrics(model.artifactId ? 0.8 : 0.6);
+    },
+    async registerModel() {
+      world.versions++;
+      return { detector: 'week', version: world.versions, checksum: 'x' };
+    },
+    async setChampion({ version }: { version: number }) {
+      world.champion = version;
+    },
+    async setChallenger() {},
+    async recordDecision() {},
+  };
+  return world;
+}
