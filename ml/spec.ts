@@ -168,7 +168,9 @@ const SOURCE_KINDS = Object.keys(SOURCE_SCHEMAS) as SourceKind[];
 
 // The source is checked against the one branch its `kind` names, so errors speak of that branch
 // only, instead of a union's "matches none of" summary.
-const compiledEnvelope = Compile(Type.Object({ ...DetectorSpecSchema.properties, source: Type.Unknown() }));
+const compiledEnvelope = Compile(
+  Type.Object({ ...DetectorSpecSchema.properties, source: Type.Unknown() }, { additionalProperties: false }),
+);
 const compiledSources = {
   csv: Compile(CsvSourceSchema),
   simulated: Compile(SimulatedSourceSchema),
@@ -182,17 +184,38 @@ export function parseDetectorSpec(input: unknown): DetectorSpec {
   }
   const spec = Value.Default(DetectorSpecSchema, Value.Clone(input)) as Record<string, unknown>;
   const problems: string[] = [];
-  const collect = (errors: Iterable<{ instancePath: string; message: string }>, prefix: string) => {
+  const collect = (errors: Iterable<SchemaError>, prefix: string) => {
+    // A union of literals reports one `const` error per member before its `anyOf` summary;
+    // they are gathered into a single "must be one of" naming the allowed values.
+    const allowed = new Map<string, unknown[]>();
     for (const e of errors) {
-      const path = `${prefix}${e.instancePath}` || '/';
-      problems.push(`'${path}' ${e.message} (got ${describe(pointer(spec, path))})`);
+      const params = e.params as SchemaErrorParams;
+      const path = `${prefix}${e.instancePath}`;
+      const got = (at: string) => `(got ${describe(pointer(spec, at))})`;
+      if (e.keyword === 'required') {
+        for (const missing of params.requiredProperties ?? [])
+          problems.push(`'${path}/${missing}' is required`);
+      } else if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) {
+        problems.push(`'${path}' is not a known field ${got(path)}`);
+      } else if (e.keyword === 'additionalProperties') {
+        // Each extra field was already reported on its own path.
+      } else if (e.keyword === 'const') {
+        allowed.set(path, [...(allowed.get(path) ?? []), params.allowedValue]);
+      } else if (e.keyword === 'anyOf' && allowed.has(path)) {
+        const values = allowed.get(path)!.map((v) => JSON.stringify(v));
+        problems.push(`'${path}' must be one of ${values.join(', ')} ${got(path)}`);
+      } else {
+        problems.push(`'${path || '/'}' ${e.message} ${got(path)}`);
+      }
     }
   };
 
   collect(compiledEnvelope.Errors(spec), '');
   const source = spec.source as { kind?: unknown } | undefined;
   const kind = source?.kind as SourceKind;
-  if (typeof source !== 'object' || source === null) {
+  if (source === undefined) {
+    // Reported as required by the envelope.
+  } else if (typeof source !== 'object' || source === null) {
     problems.push(`'/source' must be an object with a 'kind' (got ${describe(source)})`);
   } else if (!SOURCE_KINDS.includes(kind)) {
     problems.push(`'/source/kind' must be one of ${SOURCE_KINDS.join(', ')} (got ${describe(source.kind)})`);
@@ -215,6 +238,19 @@ export function parseDetectorSpec(input: unknown): DetectorSpec {
     throw new SpecError(`detector spec: 'models' (${kinds.join(', ')}) names a member kind more than once`);
   }
   return valid;
+}
+
+interface SchemaError {
+  readonly keyword: string;
+  readonly schemaPath: string;
+  readonly instancePath: string;
+  readonly message: string;
+  readonly params: object;
+}
+
+interface SchemaErrorParams {
+  readonly requiredProperties?: string[];
+  readonly allowedValue?: unknown;
 }
 
 function pointer(root: unknown, path: string): unknown {
