@@ -109,41 +109,62 @@ export function createFileModelRegistry(root: string): ModelRegistry {
     );
   };
 
+  // Registrations of one detector run one at a time within this process, so a retry that overlaps
+  // the attempt it retries finds that attempt's version by its run key instead of adding another.
+  // Limitation: two processes sharing `root` do not see each other's lock; their versions stay
+  // distinct (mkdir), but the same run key registered at the same instant by both makes two.
+  const queues = new Map<string, Promise<unknown>>();
+  const serialised = <T>(detector: string, task: () => Promise<T>): Promise<T> => {
+    const run = (queues.get(detector) ?? Promise.resolve()).then(task, task);
+    const settled = run.catch(() => undefined);
+    queues.set(detector, settled);
+    void settled.then(() => {
+      if (queues.get(detector) === settled) queues.delete(detector);
+    });
+    return run;
+  };
+
+  const register = async (input: RegisterVersionInput): Promise<ModelVersionMeta> => {
+    const { model, ...rest } = input;
+    if (input.runKey) {
+      for (const v of await listVersionNumbers(input.detector)) {
+        const existing = await readJson<ModelVersionMeta>(join(versionDir(input.detector, v), 'meta.json'));
+        if (existing?.runKey === input.runKey) return existing;
+      }
+    }
+    const body = JSON.stringify(model);
+    const checksum = sha256(body);
+    await mkdir(join(detectorDir(input.detector), 'versions'), { recursive: true });
+    let version = ((await listVersionNumbers(input.detector)).at(-1) ?? 0) + 1;
+    for (;;) {
+      try {
+        await mkdir(versionDir(input.detector, version));
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        version++;
+      }
+    }
+    const meta: ModelVersionMeta = {
+      ...rest,
+      version,
+      checksum,
+      createdAt: input.createdAt ?? new Date().toISOString(),
+    };
+    // model.json first: a version with meta.json always has its model.
+    await writeFileAtomic(join(versionDir(input.detector, version), 'model.json'), body);
+    await writeFileAtomic(
+      join(versionDir(input.detector, version), 'meta.json'),
+      JSON.stringify(meta, null, 2),
+    );
+    return meta;
+  };
+
   return {
     async registerVersion(input) {
-      const { model, ...rest } = input;
-      if (input.runKey) {
-        for (const v of await listVersionNumbers(input.detector)) {
-          const existing = await readJson<ModelVersionMeta>(join(versionDir(input.detector, v), 'meta.json'));
-          if (existing?.runKey === input.runKey) return existing;
-        }
-      }
-      const body = JSON.stringify(model);
-      const checksum = sha256(body);
-      await mkdir(join(detectorDir(input.detector), 'versions'), { recursive: true });
-      let version = ((await listVersionNumbers(input.detector)).at(-1) ?? 0) + 1;
-      for (;;) {
-        try {
-          await mkdir(versionDir(input.detector, version));
-          break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          version++;
-        }
-      }
-      const meta: ModelVersionMeta = {
-        ...rest,
-        version,
-        checksum,
-        createdAt: input.createdAt ?? new Date().toISOString(),
-      };
-      // model.json first: a version with meta.json always has its model.
-      await writeFileAtomic(join(versionDir(input.detector, version), 'model.json'), body);
-      await writeFileAtomic(
-        join(versionDir(input.detector, version), 'meta.json'),
-        JSON.stringify(meta, null, 2),
-      );
-      return meta;
+      // Validates the name before it keys the queue.
+      detectorDir(input.detector);
+      return serialised(input.detector, () => register(input));
     },
 
     async getVersion<T>(detector: string, version: number) {
