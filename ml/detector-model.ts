@@ -6,12 +6,15 @@ import {
   type FeatureConfig,
   type FeatureMatrix,
   featureNames,
+  warmupPointsOf,
 } from './features.js';
 import {
   IsolationForest,
   type IsolationForestOptions,
   type SerializedIsolationForest,
 } from './isolation-forest.js';
+import { LstmForecaster, type SerializedLstmForecaster } from './models/lstm.js';
+import { ProphetModel, type SerializedProphetModel } from './models/prophet.js';
 import type { Series } from './series.js';
 
 export const MODEL_SCHEMA_VERSION = 1;
@@ -47,15 +50,32 @@ export function trainDetectorModel(
   validation: Series,
   options: TrainModelOptions,
 ): DetectorModel {
-  const trainFeatures = buildFeatures(train, options.features);
+  const usable = trainingRows(train, options.features);
+  const forest = IsolationForest.fit(usable.rows, usable.dims, options.forest);
+  return buildDetectorModel(train, validation, options, forest);
+}
+
+/** The feature rows a forest is fitted on: the training split without its warm-up. */
+export function trainingRows(train: Series, features: FeatureConfig): FeatureMatrix {
+  const trainFeatures = buildFeatures(train, features);
   const usable = dropWarmup(trainFeatures);
   if (usable.count < 16) {
     throw new RangeError(
       `training split of '${train.name}' has ${usable.count} usable points after a warm-up of ${trainFeatures.warmupPoints}; at least 16 are needed`,
     );
   }
-  const forest = IsolationForest.fit(usable.rows, usable.dims, options.forest);
-  const { center, scale } = columnStats(usable);
+  return usable;
+}
+
+/** Completes a model around a fitted forest: feature statistics, calibration and threshold. */
+export function buildDetectorModel(
+  train: Series,
+  validation: Series,
+  options: TrainModelOptions,
+  forest: IsolationForest,
+): DetectorModel {
+  const trainFeatures = buildFeatures(train, options.features);
+  const { center, scale } = columnStats(dropWarmup(trainFeatures));
 
   // Validation is scored with the context of the end of training, as it would be in production.
   const context = Math.min(trainFeatures.warmupPoints, train.values.length);
@@ -86,7 +106,7 @@ export interface ScoredSeries {
 
 /** A model ready to score: the forest is rebuilt once, not per call. */
 export interface LoadedDetectorModel {
-  readonly model: DetectorModel;
+  readonly model: AnyDetectorModel;
   score(series: Series): ScoredSeries;
   explain(scored: ScoredSeries, index: number, top?: number): FeatureContribution[];
 }
@@ -98,10 +118,12 @@ export interface FeatureContribution {
   readonly robustZ: number;
 }
 
-export function loadDetectorModel(model: DetectorModel): LoadedDetectorModel {
+/** Loads either format: a single-forest model (schemaVersion 1) or an ensemble (schemaVersion 2). */
+export function loadDetectorModel(model: AnyDetectorModel): LoadedDetectorModel {
+  if (model.schemaVersion === ENSEMBLE_SCHEMA_VERSION) return loadEnsembleModel(model);
   if (model.schemaVersion !== MODEL_SCHEMA_VERSION) {
     throw new TypeError(
-      `model schemaVersion ${String(model.schemaVersion)} is not supported (${MODEL_SCHEMA_VERSION} is)`,
+      `model schemaVersion ${String((model as { schemaVersion: unknown }).schemaVersion)} is not supported (${MODEL_SCHEMA_VERSION} and ${ENSEMBLE_SCHEMA_VERSION} are)`,
     );
   }
   const forest = IsolationForest.fromJSON(model.forest);
@@ -114,17 +136,155 @@ export function loadDetectorModel(model: DetectorModel): LoadedDetectorModel {
       const flags = Array.from(scores, (s) => s >= model.threshold);
       return { scores, flags, features };
     },
-    explain(scored, index, top = 3) {
-      const { features } = scored;
-      const contributions: FeatureContribution[] = [];
-      for (let d = 0; d < features.dims; d++) {
-        const value = features.rows[index * features.dims + d]!;
-        const robustZ = (value - model.featureCenter[d]!) / model.featureScale[d]!;
-        contributions.push({ feature: features.names[d]!, value, robustZ });
-      }
-      return contributions.sort((a, b) => Math.abs(b.robustZ) - Math.abs(a.robustZ)).slice(0, top);
-    },
+    explain: (scored, index, top) => explainRow(model, scored, index, top),
   };
+}
+
+function explainRow(
+  model: Pick<DetectorModel, 'featureCenter' | 'featureScale'>,
+  scored: ScoredSeries,
+  index: number,
+  top = 3,
+): FeatureContribution[] {
+  const { features } = scored;
+  const contributions: FeatureContribution[] = [];
+  for (let d = 0; d < features.dims; d++) {
+    const value = features.rows[index * features.dims + d]!;
+    const robustZ = (value - model.featureCenter[d]!) / model.featureScale[d]!;
+    contributions.push({ feature: features.names[d]!, value, robustZ });
+  }
+  return contributions.sort((a, b) => Math.abs(b.robustZ) - Math.abs(a.robustZ)).slice(0, top);
+}
+
+export const ENSEMBLE_SCHEMA_VERSION = 2;
+
+export type MemberKind = 'isolation-forest' | 'lstm' | 'prophet';
+
+/** A trained member as stored: the single-forest model, or a forecaster whose residuals score. */
+export type SerializedMember =
+  | { readonly kind: 'isolation-forest'; readonly model: DetectorModel }
+  | { readonly kind: 'lstm'; readonly model: SerializedLstmForecaster }
+  | { readonly kind: 'prophet'; readonly model: SerializedProphetModel };
+
+export type EnsembleMember = SerializedMember & {
+  readonly weight: number;
+  /** Maps the member's own score to [0, 1] on the validation split, so members can be averaged. */
+  readonly calibration: Calibration;
+};
+
+/**
+ * Several members scored on the same points, each calibrated on validation, averaged with their
+ * weights and calibrated again, so the threshold keeps its meaning: the false-alarm budget.
+ */
+export interface EnsembleDetectorModel {
+  readonly schemaVersion: typeof ENSEMBLE_SCHEMA_VERSION;
+  readonly featureSchemaVersion: number;
+  /** Features of the explanation (and the warm-up of scoring); the same recipe as a forest's. */
+  readonly featureConfig: FeatureConfig;
+  readonly featureNames: string[];
+  readonly featureCenter: number[];
+  readonly featureScale: number[];
+  readonly members: EnsembleMember[];
+  readonly calibration: Calibration;
+  readonly threshold: number;
+}
+
+export type AnyDetectorModel = DetectorModel | EnsembleDetectorModel;
+
+type MemberScorer = (series: Series) => Float64Array;
+
+function memberScorer(member: SerializedMember): MemberScorer {
+  switch (member.kind) {
+    case 'isolation-forest': {
+      const loaded = loadDetectorModel(member.model);
+      return (series) => loaded.score(series).scores;
+    }
+    case 'lstm': {
+      const forecaster = LstmForecaster.fromJSON(member.model);
+      return (series) => forecaster.scoreSeries(series.values);
+    }
+    case 'prophet': {
+      const prophet = ProphetModel.fromJSON(member.model);
+      return (series) => prophet.score(series.timestampsMs, series.values);
+    }
+  }
+}
+
+function loadEnsembleModel(model: EnsembleDetectorModel): LoadedDetectorModel {
+  const scorers = model.members.map((m) => ({ member: m, score: memberScorer(m) }));
+  const totalWeight = model.members.reduce((sum, m) => sum + m.weight, 0);
+  return {
+    model,
+    score(series) {
+      const combined = new Float64Array(series.values.length);
+      for (const { member, score } of scorers) {
+        const raw = score(series);
+        for (let i = 0; i < combined.length; i++) {
+          combined[i]! += (member.weight / totalWeight) * calibrate(member.calibration, raw[i]!);
+        }
+      }
+      const scores = combined.map((c) => calibrate(model.calibration, c));
+      const flags = Array.from(scores, (s) => s >= model.threshold);
+      return { scores, flags, features: buildFeatures(series, model.featureConfig) };
+    },
+    explain: (scored, index, top) => explainRow(model, scored, index, top),
+  };
+}
+
+export interface FitEnsembleOptions {
+  readonly features: FeatureConfig;
+  readonly targetAnomalyRate: number;
+}
+
+/**
+ * Weighs trained members into one model on the validation split. One forest alone stays a
+ * single-forest model (schemaVersion 1), the format every reader of the registry knows.
+ */
+export function fitEnsembleModel(
+  members: (SerializedMember & { weight: number })[],
+  train: Series,
+  validation: Series,
+  options: FitEnsembleOptions,
+): AnyDetectorModel {
+  const only = members[0];
+  if (members.length === 1 && only?.kind === 'isolation-forest') return only.model;
+  if (members.length === 0) throw new RangeError("'members' is empty: an ensemble needs at least one");
+
+  const context = Math.min(train.values.length, ensembleWarmup(members, options.features));
+  const scored = concatTail(train, validation, context);
+  const calibrated: EnsembleMember[] = [];
+  const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
+  const combined = new Float64Array(validation.values.length);
+  for (const member of members) {
+    const raw = memberScorer(member)(scored).subarray(context);
+    const calibration = fitCalibration(raw);
+    calibrated.push({ ...member, calibration } as EnsembleMember);
+    for (let i = 0; i < combined.length; i++) {
+      combined[i]! += (member.weight / totalWeight) * calibrate(calibration, raw[i]!);
+    }
+  }
+  const { center, scale } = columnStats(dropWarmup(buildFeatures(train, options.features)));
+  return {
+    schemaVersion: ENSEMBLE_SCHEMA_VERSION,
+    featureSchemaVersion: FEATURE_SCHEMA_VERSION,
+    featureConfig: options.features,
+    featureNames: featureNames(options.features),
+    featureCenter: center,
+    featureScale: scale,
+    members: calibrated,
+    calibration: fitCalibration(combined),
+    threshold: thresholdForRate(options.targetAnomalyRate),
+  };
+}
+
+/** Points of history each member needs before its scores mean anything. */
+function ensembleWarmup(members: readonly SerializedMember[], features: FeatureConfig): number {
+  let warmup = warmupPointsOf(features);
+  for (const m of members) {
+    if (m.kind === 'isolation-forest') warmup = Math.max(warmup, warmupPointsOf(m.model.featureConfig));
+    if (m.kind === 'lstm') warmup = Math.max(warmup, m.model.architecture.windowPoints);
+  }
+  return warmup;
 }
 
 function rawScores(forest: IsolationForest, series: Series, config: FeatureConfig): Float64Array {
