@@ -23,6 +23,30 @@ function seededSeries(length: number, seed: number, stepMs = 60_000): Series {
   };
 }
 
+/** Mean, population std and z-score of x[i] over the trailing window, two passes, no shortcuts. */
+function naiveMoments(x: ArrayLike<number>, i: number, w: number) {
+  const window = Array.from({ length: Math.min(w, i + 1) }, (_, k) => x[i - k]!);
+  const mean = window.reduce((a, b) => a + b, 0) / window.length;
+  const std = Math.sqrt(window.reduce((a, b) => a + (b - mean) ** 2, 0) / window.length);
+  return { mean, std, zscore: std > 1e-12 ? (x[i]! - mean) / std : 0 };
+}
+
+/** Largest error against the naive computation, relative to each value's scale (at least 1 for mean and z). */
+function worstErrorAgainstNaive(x: Float64Array, w: number): number {
+  const { mean, std, zscore } = rollingMoments(x, w);
+  let worst = 0;
+  const compare = (actual: number, expected: number, scale: number) => {
+    worst = Math.max(worst, Math.abs(actual - expected) / scale);
+  };
+  for (let i = 0; i < x.length; i++) {
+    const expected = naiveMoments(x, i, w);
+    compare(mean[i]!, expected.mean, Math.max(Math.abs(expected.mean), 1));
+    compare(std[i]!, expected.std, Math.max(expected.std, 1e-12));
+    compare(zscore[i]!, expected.zscore, Math.max(Math.abs(expected.zscore), 1));
+  }
+  return worst;
+}
+
 function column(series: Series, name: string, config = EXTENDED_FEATURE_CONFIG): Float64Array {
   const m = buildFeatures(series, config);
   const d = m.names.indexOf(name);
@@ -37,6 +61,71 @@ describe('features', () => {
     expect(mean[4]).toBeCloseTo(17 / 3, 12);
     expect(std[4]).toBeCloseTo(Math.sqrt((9 + 16 + 100) / 3 - (17 / 3) ** 2), 12);
     expect(zscore[4]).toBeCloseTo((10 - 17 / 3) / std[4]!, 12);
+  });
+
+  it('matches a naive two-pass mean, std and z-score at every point, partial windows included', () => {
+    const series = seededSeries(500, 12);
+    for (const w of [2, 12, 60]) expect(worstErrorAgainstNaive(series.values, w)).toBeLessThan(1e-9);
+  });
+
+  it('keeps the rolling std exact on a large level with a small spread, as memory in bytes has', () => {
+    const random = createRandom(13);
+    // 2 GB ± 1 kB, stepping up by 50 kB half-way.
+    const bytes = Float64Array.from(
+      { length: 5_000 },
+      (_, i) => 2e9 + 1e3 * normal(random) + (i >= 2_500 ? 5e4 : 0),
+    );
+
+    for (const w of [12, 60]) expect(worstErrorAgainstNaive(bytes, w)).toBeLessThan(1e-6);
+  });
+
+  it('gives a flat window a zero std and a zero z-score', () => {
+    const { mean, std, zscore } = rollingMoments([3, 3, 3, 3, 3], 3);
+
+    expect(Array.from(mean)).toEqual([3, 3, 3, 3, 3]);
+    expect(Array.from(std)).toEqual([0, 0, 0, 0, 0]);
+    expect(Array.from(zscore)).toEqual([0, 0, 0, 0, 0]);
+  });
+
+  it('builds diff columns as x[t] - x[t-k], zero before k points exist', () => {
+    const series = seededSeries(50, 14);
+    const config = { windowsPoints: [12], diffLags: [1, 5] };
+
+    const diff1 = column(series, 'diff_1', config);
+    const diff5 = column(series, 'diff_5', config);
+
+    const x = series.values;
+    expect(Array.from(diff1)).toEqual(Array.from(x, (v, i) => (i >= 1 ? v - x[i - 1]! : 0)));
+    expect(Array.from(diff5)).toEqual(Array.from(x, (v, i) => (i >= 5 ? v - x[i - 5]! : 0)));
+  });
+
+  it('places the value, rolling moments and diffs of the default config in their named columns', () => {
+    const series = seededSeries(120, 15);
+    const m = buildFeatures(series, DEFAULT_FEATURE_CONFIG);
+
+    const i = 90;
+    const row = Array.from(m.rows.subarray(i * m.dims, (i + 1) * m.dims));
+    const w12 = naiveMoments(series.values, i, 12);
+    const w60 = naiveMoments(series.values, i, 60);
+    const x = series.values;
+    const expected = [x[i]!, w12.zscore, w12.mean, w12.std, w60.zscore, w60.mean, w60.std, x[i]! - x[i - 1]!];
+    expect(row).toEqual(expected.map((v) => expect.closeTo(v, 9)));
+    expect(m.warmupPoints).toBe(60);
+  });
+
+  it('leaves every earlier row unchanged when a later value changes', () => {
+    const series = seededSeries(300, 16);
+    const changed = Float64Array.from(series.values);
+    changed[200] = changed[200]! + 50;
+
+    const before = buildFeatures(series, EXTENDED_FEATURE_CONFIG);
+    const after = buildFeatures({ ...series, values: changed }, EXTENDED_FEATURE_CONFIG);
+
+    const cut = 200 * before.dims;
+    expect(after.rows.subarray(0, cut)).toEqual(before.rows.subarray(0, cut));
+    expect(after.rows.subarray(cut, cut + before.dims)).not.toEqual(
+      before.rows.subarray(cut, cut + before.dims),
+    );
   });
 
   it('computes rolling order statistics and a robust z-score that one spike cannot inflate', () => {
