@@ -82,7 +82,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
-    const body = toErrorBody(err, options.bodyLimitBytes ?? 1_048_576);
+    const body = toErrorBody(err, options.bodyLimitBytes ?? 1_048_576, request.body);
     const status = API_ERRORS[body.error.code].status;
     if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: body.error.code }, 'request rejected');
@@ -238,20 +238,39 @@ async function resolveModel(cache: ModelCache, registry: ModelRegistry, detector
   }
 }
 
-function toErrorBody(err: FastifyError | ApiError, bodyLimitBytes: number): ApiErrorBody {
+function toErrorBody(
+  err: FastifyError | ApiError,
+  bodyLimitBytes: number,
+  requestBody: unknown,
+): ApiErrorBody {
   if (err instanceof ApiError) {
     return {
       error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
     };
   }
   if (err.validation) {
+    // JSON.parse turns an overflowing literal such as 1e999 into Infinity, which fails the
+    // number type; it is reported as the non-finite value it is.
+    const nonFinite = err.validation.find((v) => {
+      const value = valueAt(requestBody, v.instancePath);
+      return typeof value === 'number' && !Number.isFinite(value);
+    });
+    if (nonFinite && err.validationContext === 'body') {
+      const path = jsonPointerToPath(nonFinite.instancePath);
+      const value = String(valueAt(requestBody, nonFinite.instancePath));
+      return { error: { code: 'INVALID_VALUE', message: `'${path}' (${value}) is not a finite number` } };
+    }
     const problems = err.validation.slice(0, 5).map((v) => {
       const path = jsonPointerToPath(v.instancePath);
       const missing = (v.params as { missingProperty?: string }).missingProperty;
       if (missing) return `'${missing}' is required`;
       const extra = (v.params as { additionalProperty?: string }).additionalProperty;
       if (extra) return `'${extra}' is not a known field`;
-      return `'${path || err.validationContext}' ${v.message}`;
+      const found =
+        err.validationContext === 'body' && path
+          ? ` (got ${quote(valueAt(requestBody, v.instancePath))})`
+          : '';
+      return `'${path || err.validationContext}' ${v.message}${found}`;
     });
     return {
       error: {
@@ -281,6 +300,20 @@ function toErrorBody(err: FastifyError | ApiError, bodyLimitBytes: number): ApiE
   }
   if (err.statusCode && err.statusCode < 500) return { error: { code: 'BAD_REQUEST', message: err.message } };
   return { error: { code: 'INTERNAL', message: 'internal error; the server log has the details' } };
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let at = root;
+  for (const part of pointer.split('/').slice(1)) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return at;
+}
+
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** `/values/3` → `values[3]`, the way a caller writes it. */
