@@ -1,16 +1,26 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  type AnyDetectorModel,
+  buildDetectorModel,
   concatTail,
   type DetectorModel,
+  fitEnsembleModel,
   loadDetectorModel,
+  type MemberKind,
+  type SerializedMember,
   trainDetectorModel,
+  trainingRows,
 } from '../ml/detector-model.js';
 import { eventMetrics, injectAnomalies, windowsToEvents } from '../ml/evaluation/events.js';
+import { IsolationForest, type SerializedIsolationForest } from '../ml/isolation-forest.js';
+import { type LstmForecasterOptions, trainLstmForecaster } from '../ml/models/lstm.js';
+import { ProphetModel, type ProphetModelOptions } from '../ml/models/prophet.js';
 import { type Series, sliceSeries } from '../ml/series.js';
 import { type DetectorSpec, parseDetectorSpec, SpecError } from '../ml/spec.js';
 import type { ArtifactStore } from '../registry/artifact-store.js';
 import { ModelNotFoundError, type ModelRegistry, type ModelVersionMeta } from '../registry/model-registry.js';
+import type { ShadowLog } from '../registry/shadow-log.js';
 import { badInput, type SourceReaders } from './sources.js';
 
 export interface TrainingActivityDeps {
@@ -19,7 +29,61 @@ export interface TrainingActivityDeps {
   readonly sources: SourceReaders;
   /** Recorded with every version, e.g. `0.1.0+3f2a9c1`. */
   readonly codeVersion: string;
+  /** What challengers did in shadow beside the champion; written by the scoring worker. */
+  readonly shadowLog?: ShadowLog;
 }
+
+export interface TrainMemberInput {
+  readonly spec: DetectorSpec;
+  readonly kind: MemberKind;
+  readonly trainId: string;
+  readonly validationId: string;
+}
+
+export interface TrainMemberResult {
+  readonly kind: MemberKind;
+  /** The stored member, a {@link SerializedMember}. */
+  readonly artifactId: string;
+  readonly durationMs: number;
+  /** Set when the activity continued from a checkpoint of an earlier attempt. */
+  readonly resumedFrom?: number;
+}
+
+/** Heartbeat details of a member's training; the last one reaches the next attempt. */
+export interface MemberProgress {
+  readonly kind: MemberKind;
+  readonly stage: string;
+  readonly rows?: number;
+  readonly treesDone?: number;
+  readonly trees?: number;
+  readonly epoch?: number;
+  readonly epochs?: number;
+  readonly loss?: number;
+  /** A partial model stored as an artifact; a retry continues from it. */
+  readonly checkpointId?: string;
+}
+
+export interface FitEnsembleInput {
+  readonly spec: DetectorSpec;
+  readonly members: readonly TrainMemberResult[];
+  readonly trainId: string;
+  readonly validationId: string;
+}
+
+export interface FitEnsembleResult {
+  readonly modelId: string;
+  readonly weights: Record<string, number>;
+}
+
+export interface SetAliasInput {
+  readonly detector: string;
+  readonly version: number;
+  readonly reason: string;
+  readonly metrics?: EvaluationMetrics;
+}
+
+/** Trees grown between two checkpoints of a forest member. */
+const TREES_PER_CHECKPOINT = 50;
 
 export interface CollectSeriesInput {
   readonly spec: DetectorSpec;
@@ -194,6 +258,143 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       return { modelId, durationMs };
     },
 
+    /**
+     * Trains one member of the ensemble. Heartbeats report progress (trees, epochs, loss); a forest
+     * stores a checkpoint every {@link TREES_PER_CHECKPOINT} trees and a retry after a crash grows
+     * only the trees that are missing.
+     */
+    async trainMember({ spec, kind, trainId, validationId }: TrainMemberInput): Promise<TrainMemberResult> {
+      const started = performance.now();
+      const context = Context.current();
+      const [train, validation] = await Promise.all([
+        store.getSeries(trainId),
+        store.getSeries(validationId),
+      ]);
+      const options = spec.models.find((m) => m.kind === kind)?.options ?? {};
+      const heartbeat = (progress: Omit<MemberProgress, 'kind'>) => context.heartbeat({ kind, ...progress });
+      let member: SerializedMember;
+      let resumedFrom: number | undefined;
+      try {
+        switch (kind) {
+          case 'isolation-forest': {
+            const modelOptions = {
+              features: spec.features,
+              forest: spec.model,
+              targetAnomalyRate: spec.targetAnomalyRate,
+            };
+            const usable = trainingRows(train, spec.features);
+            const previous = context.info.heartbeatDetails as MemberProgress | undefined;
+            let trees: number[][] = [];
+            let checkpointId = previous?.checkpointId;
+            if (checkpointId) {
+              trees = (await store.getJson<SerializedIsolationForest>(checkpointId)).trees;
+              resumedFrom = trees.length;
+              log.info('resuming forest from checkpoint', { detector: spec.name, treesDone: trees.length });
+            }
+            let serialized: SerializedIsolationForest | undefined;
+            while (trees.length < spec.model.trees) {
+              const count = Math.min(TREES_PER_CHECKPOINT, spec.model.trees - trees.length);
+              // Each chunk has its own seed, so a resumed forest equals one grown without a crash.
+              const chunk = IsolationForest.fit(usable.rows, usable.dims, {
+                trees: count,
+                sampleSize: spec.model.sampleSize,
+                seed: spec.model.seed * 100_003 + trees.length,
+              }).toJSON();
+              trees = trees.concat(chunk.trees);
+              serialized = { ...chunk, trees };
+              checkpointId = await store.putJson('checkpoint', serialized);
+              heartbeat({
+                stage: 'trees',
+                rows: usable.count,
+                treesDone: trees.length,
+                trees: spec.model.trees,
+                checkpointId,
+              });
+              await new Promise<void>((resolve) => setImmediate(resolve));
+            }
+            serialized ??= await store.getJson<SerializedIsolationForest>(checkpointId!);
+            heartbeat({ stage: 'calibrating', rows: usable.count, treesDone: trees.length, checkpointId });
+            const forest = IsolationForest.fromJSON(serialized);
+            member = { kind, model: buildDetectorModel(train, validation, modelOptions, forest) };
+            break;
+          }
+          case 'lstm': {
+            // Limitation: the forecaster cannot start from saved weights yet, so a retry trains from epoch 0.
+            const forecaster = await trainLstmForecaster(
+              train.values,
+              options as LstmForecasterOptions,
+              (p) =>
+                heartbeat({
+                  stage: 'epochs',
+                  rows: train.values.length,
+                  epoch: p.epoch,
+                  epochs: p.epochs,
+                  loss: p.loss,
+                }),
+            );
+            member = { kind, model: forecaster.toJSON() };
+            break;
+          }
+          case 'prophet': {
+            heartbeat({ stage: 'fitting', rows: train.values.length });
+            const prophet = ProphetModel.fit(
+              train.timestampsMs,
+              train.values,
+              options as ProphetModelOptions,
+            );
+            member = { kind, model: prophet.toJSON() };
+            prophet.free();
+            break;
+          }
+        }
+      } catch (err) {
+        if (err instanceof RangeError)
+          throw badInput(`member '${kind}' of '${spec.name}': ${err.message}`, err);
+        throw err;
+      }
+      const artifactId = await store.putJson('member', member);
+      const durationMs = Math.round(performance.now() - started);
+      log.info('trained ensemble member', {
+        detector: spec.name,
+        kind,
+        rows: train.values.length,
+        durationMs,
+      });
+      return { kind, artifactId, durationMs, ...(resumedFrom !== undefined ? { resumedFrom } : {}) };
+    },
+
+    /** Calibrates every member on the validation split and weighs them into one model. */
+    async fitEnsemble({
+      spec,
+      members,
+      trainId,
+      validationId,
+    }: FitEnsembleInput): Promise<FitEnsembleResult> {
+      const [train, validation, ...stored] = await Promise.all([
+        store.getSeries(trainId),
+        store.getSeries(validationId),
+        ...members.map((m) => store.getJson<SerializedMember>(m.artifactId)),
+      ]);
+      const weights: Record<string, number> = {};
+      const weighted = (stored as SerializedMember[]).map((member) => {
+        const weight = spec.models.find((m) => m.kind === member.kind)?.weight ?? 1;
+        weights[member.kind] = weight;
+        return { ...member, weight };
+      });
+      Context.current().heartbeat({ stage: 'calibrating', members: weighted.length });
+      let model: AnyDetectorModel;
+      try {
+        model = fitEnsembleModel(weighted, train, validation, {
+          features: spec.features,
+          targetAnomalyRate: spec.targetAnomalyRate,
+        });
+      } catch (err) {
+        if (err instanceof RangeError) throw badInput(err.message, err);
+        throw err;
+      }
+      return { modelId: await store.putJson('model', model), weights };
+    },
+
     async evaluateModel({
       model: ref,
       contextId,
@@ -266,6 +467,46 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       if (current === version) return;
       await registry.setAlias({ detector, alias: 'champion', action: 'promote', version, reason, metrics });
       log.info('promoted champion', { detector, version, previous: current });
+    },
+
+    /** Points the challenger alias at a version, which the scoring loop then scores in shadow. */
+    async setChallenger({ detector, version, reason, metrics }: SetAliasInput): Promise<void> {
+      if ((await registry.getAlias(detector, 'challenger')) === version) return;
+      await registry.setAlias({
+        detector,
+        alias: 'challenger',
+        action: 'promote',
+        version,
+        reason,
+        ...(metrics ? { metrics } : {}),
+      });
+    },
+
+    /** Makes an earlier version the champion again, recording the figures it was registered with. */
+    async rollbackChampion({
+      detector,
+      version,
+      reason,
+    }: SetAliasInput): Promise<{ previousVersion?: number }> {
+      let metrics: EvaluationMetrics;
+      try {
+        metrics = (await registry.getMeta(detector, version)).metrics;
+      } catch (err) {
+        if (err instanceof ModelNotFoundError) throw badInput(`'version' (${version}): ${err.message}`, err);
+        throw err;
+      }
+      const current = await registry.getAlias(detector, 'champion');
+      if (current === version) return { previousVersion: current };
+      await registry.setAlias({ detector, alias: 'champion', action: 'rollback', version, reason, metrics });
+      // A challenger in shadow is dropped too: it was judged against the champion being replaced.
+      await registry.setAlias({ detector, alias: 'challenger', action: 'rollback', version, reason });
+      log.info('rolled back champion', { detector, version, previous: current });
+      return current !== undefined ? { previousVersion: current } : {};
+    },
+
+    async shadowSummary(input: { detector: string; challengerVersion: number; sinceMs: number }) {
+      if (!deps.shadowLog) return undefined;
+      return deps.shadowLog.summarize(input.detector, input.challengerVersion, input.sinceMs);
     },
 
     async recordDecision({ detector, version, reason, metrics, action }: RecordDecisionInput): Promise<void> {

@@ -5,6 +5,7 @@ import { createTrainingActivities } from '../activities/training.js';
 import { type AppConfig, loadConfig } from '../config/config.js';
 import { createFileArtifactStore } from '../registry/artifact-store.js';
 import { createFileModelRegistry } from '../registry/model-registry.js';
+import { createFileShadowLog } from '../registry/shadow-log.js';
 import { simulateSource } from '../sim/source.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -27,6 +28,7 @@ export async function createTrainingWorker(options: TrainingWorkerOptions): Prom
       simulate: simulateSource,
     }),
     codeVersion: config.codeVersion,
+    shadowLog: createFileShadowLog(config.dataDir),
   });
   return Worker.create({
     connection: options.connection,

@@ -5,7 +5,7 @@ import type { NotifyAlertInput, ScoreStepInput, ScoreStepResult } from '../../ac
 import type { EvaluationMetrics } from '../../activities/training.js';
 import { parseDetectorSpec } from '../../ml/spec.js';
 import { WORKFLOWS_PATH } from '../../workers/training-worker.js';
-import { type ScoringStatus, scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
+import { scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
 import { startTimeSkippingServer } from '../support/temporal.js';
 
 const STEP_MS = 15 * 60_000;
