@@ -107,11 +107,7 @@ const MAX_BACKOFF_MS = 10 * 60_000;
  * timestamp after a restart or an outage, and one alert per anomaly episode.
  */
 export async function scoreContinuously(input: ScoreContinuouslyInput): Promise<never> {
-  const spec = input.carried ? input.spec : await validateScoringSpec(input.spec);
   const trainingTaskQueue = input.trainingTaskQueue ?? 'training';
-  const scoring = spec.scoring;
-  const stepMs = (scoring.stepSeconds ?? sourceStepSeconds(spec)) * 1000;
-
   let state: ScoringState = input.carried ?? {
     flaggedStreak: 0,
     cleanStreak: 0,
@@ -142,7 +138,7 @@ export async function scoreContinuously(input: ScoreContinuouslyInput): Promise<
   });
   setHandler(statusQuery, () => ({
     ...state,
-    detector: spec.name,
+    detector: input.spec.name,
     ...(lastStepAtMs !== undefined ? { lastStepAtMs } : {}),
     ...(lastStepAtMs !== undefined && state.lastScoredMs !== undefined
       ? { lagMs: lastStepAtMs - state.lastScoredMs }
@@ -153,6 +149,11 @@ export async function scoreContinuously(input: ScoreContinuouslyInput): Promise<
     ...(lastError !== undefined ? { lastError } : {}),
     ...(outageSinceMs !== undefined ? { outageSinceMs } : {}),
   }));
+
+  // Handlers are set before the first await, so a signal or query sent at start is never refused.
+  const spec = input.carried ? input.spec : await validateScoringSpec(input.spec);
+  const scoring = spec.scoring;
+  const stepMs = (scoring.stepSeconds ?? sourceStepSeconds(spec)) * 1000;
 
   const addGap = (gap: ScoringGap) => {
     state = { ...state, gaps: [...state.gaps, gap].slice(-MAX_GAPS) };

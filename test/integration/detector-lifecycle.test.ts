@@ -1,0 +1,189 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AlertSink } from '../../activities/scoring.js';
+import { createDetectorMetrics } from '../../clients/metrics.js';
+import { loadConfig } from '../../config/config.js';
+import { ENSEMBLE_SCHEMA_VERSION, loadDetectorModel } from '../../ml/detector-model.js';
+import { createFileModelRegistry } from '../../registry/model-registry.js';
+import { recordHistory } from '../../scripts/record-history.js';
+import { createScoringWorker } from '../../workers/scoring-worker.js';
+import { createTrainingWorker } from '../../workers/training-worker.js';
+import { rollbackDetector } from '../../workflows/rollback-detector.js';
+import { pauseSignal, scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
+import { approvePromotionUpdate, promotionQuery, trainDetector } from '../../workflows/train-detector.js';
+import { startDevServer } from '../support/temporal.js';
+
+const HISTORIES = resolve(import.meta.dirname, '../fixtures/histories');
+
+describe('detector lifecycle on a real Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    env = await startDevServer();
+    dataDir = await mkdtemp(join(tmpdir(), 'lifecycle-it-'));
+  });
+
+  afterAll(async () => {
+    await env?.teardown();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('trains an ensemble, promotes the next version only on approval, and rolls back', async () => {
+    const config = loadConfig({ DATA_DIR: dataDir, TRAINING_TASK_QUEUE: 'training-life' });
+    const registry = createFileModelRegistry(dataDir);
+    const worker = await createTrainingWorker({ connection: env.nativeConnection, config });
+    const source = { kind: 'simulated', workload: 'shop/frontend', days: 4, stepSeconds: 300, seed: 5 };
+
+    await worker.runUntil(async () => {
+      const first = await env.client.workflow.execute(trainDetector, {
+        taskQueue: 'training-life',
+        workflowId: 'train-life-1',
+        args: [{ name: 'life', source, model: { trees: 2, sampleSize: 4, seed: 2 } } as never],
+      });
+      expect(first).toMatchObject({ version: 1, promoted: true, championVersion: 1 });
+
+      const handle = await env.client.workflow.start(trainDetector, {
+        taskQueue: 'training-life',
+        workflowId: 'train-life-2',
+        args: [
+          {
+            name: 'life',
+            source,
+            model: { trees: 100, seed: 3 },
+            models: [{ kind: 'isolation-forest', weight: 2 }, { kind: 'prophet' }],
+            promotion: { requireApproval: true },
+          } as never,
+        ],
+      });
+      await waitFor(async () => (await handle.query(promotionQuery)).stage === 'awaiting-approval', 150_000);
+      await expect(
+        handle.executeUpdate(approvePromotionUpdate, { args: [{ by: 'sre@example.com', reason: ' ' }] }),
+      ).rejects.toMatchObject({ cause: { message: expect.stringMatching(/'reason' \(" "\) must say why/) } });
+      expect(await registry.getAlias('life', 'champion')).toBe(1);
+
+      const answer = await handle.executeUpdate(approvePromotionUpdate, {
+        args: [{ by: 'sre@example.com', reason: 'checked the planted-anomaly report' }],
+      });
+      expect(answer).toBe('version 2 approved by sre@example.com');
+      const second = await handle.result();
+      expect(second).toMatchObject({ version: 2, promoted: true, championVersion: 2 });
+      expect(second.metrics.f1).toBeGreaterThan(second.championMetrics!.f1!);
+
+      const { model } = await registry.getVersion<never>('life', 2);
+      expect((model as { schemaVersion: number }).schemaVersion).toBe(ENSEMBLE_SCHEMA_VERSION);
+      expect(loadDetectorModel(model).model.threshold).toBeCloseTo(0.998, 6);
+
+      const rolledBack = await env.client.workflow.execute(rollbackDetector, {
+        taskQueue: 'training-life',
+        workflowId: 'rollback-life-1',
+        args: [{ detector: 'life', version: 1, reason: 'ensemble pages too often', by: 'sre@example.com' }],
+      });
+      expect(rolledBack).toEqual({ detector: 'life', version: 1, previousVersion: 2 });
+    });
+
+    expect(await registry.getAlias('life', 'champion')).toBe(1);
+    const decisions = await registry.decisions('life');
+    expect(decisions.map((d) => [d.alias, d.action, d.version])).toEqual([
+      ['champion', 'promote', 1],
+      ['champion', 'promote', 2],
+      ['champion', 'rollback', 1],
+      ['challenger', 'rollback', 1],
+    ]);
+    expect(decisions[1]!.reason).toMatch(/^approved by sre@example.com: checked the planted-anomaly report/);
+    expect(decisions[1]!.metrics).toMatchObject({
+      f1: second_f1(decisions),
+      champion_f1: expect.any(Number),
+    });
+    expect(decisions[2]!.reason).toBe('ensemble pages too often (by sre@example.com)');
+
+    if (process.env.RECORD_HISTORIES) {
+      await recordHistory(env.client, 'train-life-1', join(HISTORIES, 'train-detector-ensemble.json'));
+      await recordHistory(env.client, 'train-life-2', join(HISTORIES, 'train-detector-approval.json'));
+      await recordHistory(env.client, 'rollback-life-1', join(HISTORIES, 'rollback-detector.json'));
+    }
+  });
+
+  it('scores the newest points every step, exports them, and continues as new', async () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      TRAINING_TASK_QUEUE: 'training-live',
+      SCORING_TASK_QUEUE: 'scoring-live',
+    });
+    const training = await createTrainingWorker({ connection: env.nativeConnection, config });
+    const metricsRegistry = new Registry();
+    const alerts: unknown[] = [];
+    const sink: AlertSink = {
+      fire: async (alert) => alerts.push(['fire', alert]),
+      resolve: async (identity) => alerts.push(['resolve', identity]),
+    };
+    const scoring = await createScoringWorker({
+      connection: env.nativeConnection,
+      config,
+      metrics: createDetectorMetrics(metricsRegistry),
+      alerts: sink,
+    });
+    const spec = {
+      name: 'live',
+      source: { kind: 'simulated', workload: 'shop/frontend', days: 0.2, stepSeconds: 1, seed: 9 },
+      model: { trees: 50 },
+      scoring: { stepSeconds: 2, continueAsNewAfterSteps: 3 },
+    };
+
+    const status = await scoring.runUntil(
+      training.runUntil(async () => {
+        await env.client.workflow.execute(trainDetector, {
+          taskQueue: 'training-live',
+          workflowId: 'train-live-1',
+          args: [spec as never],
+        });
+        const handle = await env.client.workflow.start(scoreContinuously, {
+          taskQueue: 'scoring-live',
+          workflowId: 'score-live',
+          args: [{ spec: spec as never, trainingTaskQueue: 'training-live' }],
+        });
+        const firstRunId = handle.firstExecutionRunId;
+        await waitFor(async () => (await handle.query(statusQuery)).totalSteps >= 5, 30_000);
+        await handle.signal(pauseSignal);
+        await waitFor(async () => (await handle.query(statusQuery)).paused);
+        const paused = await handle.query(statusQuery);
+        if (process.env.RECORD_HISTORIES) {
+          const history = await env.client.workflow.getHandle('score-live', firstRunId).fetchHistory();
+          const { historyToJSON } = await import('@temporalio/common/lib/proto-utils.js');
+          const { writeFile } = await import('node:fs/promises');
+          await writeFile(join(HISTORIES, 'score-continuously.json'), `${historyToJSON(history)}\n`);
+        }
+        await handle.terminate('test finished');
+        return paused;
+      }),
+    );
+
+    expect(status).toMatchObject({ detector: 'live', modelVersion: 1, paused: true, gaps: [] });
+    expect(status.runs).toBeGreaterThanOrEqual(1);
+    expect(status.totalPoints).toBeGreaterThanOrEqual(4);
+    expect(status.lagMs).toBeLessThan(5_000);
+    const exported = await metricsRegistry.getSingleMetricAsString('anomaly_detector_score');
+    expect(exported).toMatch(
+      /anomaly_detector_score\{detector="live",namespace="shop",workload="frontend",metric="cpu_usage_cores"\} [0-9.]+/,
+    );
+    expect(await metricsRegistry.getSingleMetricAsString('anomaly_detector_model_info')).toContain(
+      'version="1"} 1',
+    );
+  });
+});
+
+function second_f1(decisions: { metrics?: Record<string, number> }[]): number {
+  return decisions[1]!.metrics!.f1!;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
