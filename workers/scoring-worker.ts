@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Registry } from 'prom-client';
+import { createForecastingActivities } from '../activities/forecasting.js';
 import { type AlertSink, createLoggedAlerts, createScoringActivities } from '../activities/scoring.js';
 import { createSourceReaders } from '../activities/sources.js';
 import { createAlertmanagerClient, openAlertNotifier } from '../clients/alertmanager.js';
@@ -27,7 +28,10 @@ export interface ScoringWorkerOptions {
   readonly maxCachedWorkflows?: number;
 }
 
-/** Builds the worker that serves the scoring task queue: scoreContinuously and its activities. */
+/**
+ * Builds the worker that serves the scoring task queue: scoreContinuously and forecastCapacity,
+ * with their activities. Both run steadily for months, so they share the process and its limits.
+ */
 export async function createScoringWorker(options: ScoringWorkerOptions): Promise<Worker> {
   const { config } = options;
   const activities = createScoringActivities({
@@ -40,12 +44,16 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
     alerts: options.alerts,
     shadowLog: createFileShadowLog(config.dataDir),
   });
+  const forecasting = createForecastingActivities({
+    metrics: options.metrics,
+    ...(config.prometheusUrl ? { defaultPrometheusUrl: config.prometheusUrl } : {}),
+  });
   return Worker.create({
     connection: options.connection,
     namespace: config.temporalNamespace,
     taskQueue: config.scoringTaskQueue,
     workflowsPath: WORKFLOWS_PATH,
-    activities,
+    activities: { ...activities, ...forecasting },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 8,
     maxConcurrentWorkflowTaskExecutions: 20,
     maxCachedWorkflows: options.maxCachedWorkflows ?? 200,
@@ -90,7 +98,7 @@ async function main(): Promise<void> {
   const address = server.address();
   log('scoring worker started', {
     taskQueue: config.scoringTaskQueue,
-    serves: ['scoreContinuously', 'scoreStep', 'notifyAlert'],
+    serves: ['scoreContinuously', 'forecastCapacity'],
     temporal: config.temporalAddress,
     namespace: config.temporalNamespace,
     dataDir: config.dataDir,
