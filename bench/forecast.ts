@@ -96,7 +96,8 @@ export async function evaluateFile(
       naiveMases.push(meanAbsoluteError(actual, naive.point) / scale);
     }
     if (k === originCount - 1) {
-      const context = Math.min(history.values.length, Math.round(86_400_000 / stepMs));
+      // Six hours of context keeps the 30-minute forecast wide enough to read.
+      const context = Math.min(history.values.length, Math.max(12, Math.round(21_600_000 / stepMs)));
       plot = {
         file: name,
         history: sliceSeries(history, history.values.length - context),
@@ -227,7 +228,8 @@ async function main(): Promise<void> {
       origins: { type: 'string', default: '12' },
       'horizon-minutes': { type: 'string', default: '30' },
       out: { type: 'string', default: 'bench/results' },
-      plots: { type: 'string', default: '4' },
+      /** Files to plot: names containing any of these comma-separated parts. */
+      plots: { type: 'string', default: 'nyc_taxi,cpu_utilization_asg,art_daily_jumpsup,speed_6005' },
     },
   });
   const dataDir = resolve(values.data);
@@ -238,6 +240,7 @@ async function main(): Promise<void> {
   const files = await csvFiles(dataDir);
   if (files.length === 0) throw new Error(`--data (${dataDir}) holds no CSV files`);
 
+  const plotParts = values.plots.split(',').filter(Boolean);
   const scores: FileScore[] = [];
   const plots: PlotCase[] = [];
   console.log(
@@ -252,7 +255,7 @@ async function main(): Promise<void> {
       continue;
     }
     scores.push(score);
-    if (plot && plots.length < Number(values.plots)) plots.push(plot);
+    if (plot && plotParts.some((part) => name.includes(part))) plots.push(plot);
     console.log(
       `${name.padEnd(58)} ${String(score.stepMinutes).padStart(5)} ${String(score.horizonPoints).padStart(3)} ${score.smape.toFixed(2).padStart(8)} ${score.seasonalNaiveSmape.toFixed(2).padStart(8)} ${(score.mase?.toFixed(3) ?? 'n/a').padStart(7)} ${(score.seasonalNaiveMase?.toFixed(3) ?? 'n/a').padStart(9)} ${score.chosen.mstl}/${score.chosen['seasonal-naive']}`,
     );
