@@ -90,7 +90,7 @@ describe('training an Isolation Forest member', () => {
     await expect(
       new MockActivityEnvironment().run(activities.trainMember, {
         spec,
-        kind: 'isolation-forest',
+        kind: 'isolation-forest' as const,
         trainId,
         validationId: trainId,
       }),
