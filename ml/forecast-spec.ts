@@ -1,6 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
-import Value from 'typebox/value';
+import { createTaggedSpecParser } from './spec-parser.js';
 
 /**
  * A forecast spec: which workloads to size, from which metrics, and how cautiously. Plain JSON, so
@@ -122,52 +121,21 @@ export class ForecastSpecError extends Error {
   override readonly name = 'ForecastSpecError';
 }
 
-const SOURCE_SCHEMAS = {
-  simulated: SimulatedMetricsSourceSchema,
-  prometheus: PrometheusMetricsSourceSchema,
-  csv: CsvMetricsSourceSchema,
-} as const;
-type SourceKind = keyof typeof SOURCE_SCHEMAS;
-const SOURCE_KINDS = Object.keys(SOURCE_SCHEMAS) as SourceKind[];
-
-// The source is checked against the branch its `kind` names, so errors speak of that branch only.
-const compiledEnvelope = Compile(Type.Object({ ...ForecastSpecSchema.properties, source: Type.Unknown() }));
-const compiledSources = {
-  simulated: Compile(SimulatedMetricsSourceSchema),
-  prometheus: Compile(PrometheusMetricsSourceSchema),
-  csv: Compile(CsvMetricsSourceSchema),
-};
+const parser = createTaggedSpecParser({
+  label: 'forecast spec',
+  schema: ForecastSpecSchema,
+  error: (message) => new ForecastSpecError(message),
+  sources: {
+    simulated: SimulatedMetricsSourceSchema,
+    prometheus: PrometheusMetricsSourceSchema,
+    csv: CsvMetricsSourceSchema,
+  },
+});
 
 /** Fills defaults and validates; the error lists every problem with its path and the value found. */
 export function parseForecastSpec(input: unknown): ForecastSpec {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new ForecastSpecError(`forecast spec must be a JSON object, got ${describe(input)}`);
-  }
-  const spec = Value.Default(ForecastSpecSchema, Value.Clone(input)) as Record<string, unknown>;
+  const valid = parser.parse(input) as ForecastSpec;
   const problems: string[] = [];
-  const collect = (errors: Iterable<{ instancePath: string; message: string }>, prefix: string) => {
-    for (const e of errors) {
-      const path = `${prefix}${e.instancePath}` || '/';
-      problems.push(`'${path}' ${e.message} (got ${describe(pointer(spec, path))})`);
-    }
-  };
-
-  collect(compiledEnvelope.Errors(spec), '');
-  const source = spec.source as { kind?: unknown } | undefined;
-  const kind = source?.kind as SourceKind;
-  if (typeof source !== 'object' || source === null) {
-    problems.push(`'/source' must be an object with a 'kind' (got ${describe(source)})`);
-  } else if (!SOURCE_KINDS.includes(kind)) {
-    problems.push(`'/source/kind' must be one of ${SOURCE_KINDS.join(', ')} (got ${describe(source.kind)})`);
-  } else {
-    spec.source = Value.Default(SOURCE_SCHEMAS[kind], source);
-    collect(compiledSources[kind].Errors(spec.source), '/source');
-  }
-  if (problems.length > 0) {
-    throw new ForecastSpecError(`forecast spec is invalid: ${problems.slice(0, 8).join('; ')}`);
-  }
-
-  const valid = spec as ForecastSpec;
   const seen = new Set<string>();
   valid.workloads.forEach((workload, i) => {
     if (workload.minReplicas > workload.maxReplicas) {
@@ -181,19 +149,4 @@ export function parseForecastSpec(input: unknown): ForecastSpec {
   });
   if (problems.length > 0) throw new ForecastSpecError(`forecast spec is invalid: ${problems.join('; ')}`);
   return valid;
-}
-
-function pointer(root: unknown, path: string): unknown {
-  let at: unknown = root;
-  for (const part of path.split('/').slice(1)) {
-    if (typeof at !== 'object' || at === null) return undefined;
-    at = (at as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return at;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -1,6 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
-import Value from 'typebox/value';
+import { createTaggedSpecParser } from './spec-parser.js';
 
 /**
  * A detector spec: what to watch and how to model it. Plain JSON, so a workflow can be started
@@ -158,75 +157,16 @@ export class SpecError extends Error {
   override readonly name = 'SpecError';
 }
 
-const SOURCE_SCHEMAS = {
-  csv: CsvSourceSchema,
-  simulated: SimulatedSourceSchema,
-  prometheus: PrometheusSourceSchema,
-} as const;
-type SourceKind = keyof typeof SOURCE_SCHEMAS;
-const SOURCE_KINDS = Object.keys(SOURCE_SCHEMAS) as SourceKind[];
-
-// The source is checked against the one branch its `kind` names, so errors speak of that branch
-// only, instead of a union's "matches none of" summary.
-const compiledEnvelope = Compile(
-  Type.Object({ ...DetectorSpecSchema.properties, source: Type.Unknown() }, { additionalProperties: false }),
-);
-const compiledSources = {
-  csv: Compile(CsvSourceSchema),
-  simulated: Compile(SimulatedSourceSchema),
-  prometheus: Compile(PrometheusSourceSchema),
-};
+const parser = createTaggedSpecParser({
+  label: 'detector spec',
+  schema: DetectorSpecSchema,
+  error: (message) => new SpecError(message),
+  sources: { csv: CsvSourceSchema, simulated: SimulatedSourceSchema, prometheus: PrometheusSourceSchema },
+});
 
 /** Fills defaults and validates; the error lists every problem with its path and the value found. */
 export function parseDetectorSpec(input: unknown): DetectorSpec {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new SpecError(`detector spec must be a JSON object, got ${describe(input)}`);
-  }
-  const spec = Value.Default(DetectorSpecSchema, Value.Clone(input)) as Record<string, unknown>;
-  const problems: string[] = [];
-  const collect = (errors: Iterable<SchemaError>, prefix: string) => {
-    // A union of literals reports one `const` error per member before its `anyOf` summary;
-    // they are gathered into a single "must be one of" naming the allowed values.
-    const allowed = new Map<string, unknown[]>();
-    for (const e of errors) {
-      const params = e.params as SchemaErrorParams;
-      const path = `${prefix}${e.instancePath}`;
-      const got = (at: string) => `(got ${describe(pointer(spec, at))})`;
-      if (e.keyword === 'required') {
-        for (const missing of params.requiredProperties ?? [])
-          problems.push(`'${path}/${missing}' is required`);
-      } else if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) {
-        problems.push(`'${path}' is not a known field ${got(path)}`);
-      } else if (e.keyword === 'additionalProperties') {
-        // Each extra field was already reported on its own path.
-      } else if (e.keyword === 'const') {
-        allowed.set(path, [...(allowed.get(path) ?? []), params.allowedValue]);
-      } else if (e.keyword === 'anyOf' && allowed.has(path)) {
-        const values = allowed.get(path)!.map((v) => JSON.stringify(v));
-        problems.push(`'${path}' must be one of ${values.join(', ')} ${got(path)}`);
-      } else {
-        problems.push(`'${path || '/'}' ${e.message} ${got(path)}`);
-      }
-    }
-  };
-
-  collect(compiledEnvelope.Errors(spec), '');
-  const source = spec.source as { kind?: unknown } | undefined;
-  const kind = source?.kind as SourceKind;
-  if (source === undefined) {
-    // Reported as required by the envelope.
-  } else if (typeof source !== 'object' || source === null) {
-    problems.push(`'/source' must be an object with a 'kind' (got ${describe(source)})`);
-  } else if (!SOURCE_KINDS.includes(kind)) {
-    problems.push(`'/source/kind' must be one of ${SOURCE_KINDS.join(', ')} (got ${describe(source.kind)})`);
-  } else {
-    spec.source = Value.Default(SOURCE_SCHEMAS[kind], source);
-    collect(compiledSources[kind].Errors(spec.source), '/source');
-  }
-  if (problems.length > 0)
-    throw new SpecError(`detector spec is invalid: ${problems.slice(0, 8).join('; ')}`);
-
-  const valid = spec as DetectorSpec;
+  const valid = parser.parse(input) as DetectorSpec;
   const { validationFraction, testFraction } = valid.split;
   if (validationFraction + testFraction >= 0.8) {
     throw new SpecError(
@@ -238,32 +178,4 @@ export function parseDetectorSpec(input: unknown): DetectorSpec {
     throw new SpecError(`detector spec: 'models' (${kinds.join(', ')}) names a member kind more than once`);
   }
   return valid;
-}
-
-interface SchemaError {
-  readonly keyword: string;
-  readonly schemaPath: string;
-  readonly instancePath: string;
-  readonly message: string;
-  readonly params: object;
-}
-
-interface SchemaErrorParams {
-  readonly requiredProperties?: string[];
-  readonly allowedValue?: unknown;
-}
-
-function pointer(root: unknown, path: string): unknown {
-  let at: unknown = root;
-  for (const part of path.split('/').slice(1)) {
-    if (typeof at !== 'object' || at === null) return undefined;
-    at = (at as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
-  }
-  return at;
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

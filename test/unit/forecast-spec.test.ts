@@ -33,7 +33,7 @@ describe('parseForecastSpec', () => {
   it('checks the source against the branch its kind names', () => {
     expect(() =>
       parseForecastSpec({ name: 'a', source: { kind: 'csv' }, workloads: [{ namespace: 'a', name: 'b' }] }),
-    ).toThrow("'/source' must have required properties cpuPath");
+    ).toThrow("'/source/cpuPath' is required");
     expect(() =>
       parseForecastSpec({ name: 'a', source: { kind: 'kafka' }, workloads: [{ namespace: 'a', name: 'b' }] }),
     ).toThrow(`'/source/kind' must be one of simulated, prometheus, csv (got "kafka")`);
