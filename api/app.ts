@@ -16,7 +16,40 @@ export interface AppOptions {
   readonly bodyLimitBytes?: number;
   readonly modelCache?: ModelCache;
   readonly version?: string;
+  /**
+   * Runs a rollback durably, e.g. by executing the rollbackDetector workflow through a Temporal
+   * client. @default the registry's aliases are set directly, with the same decision recorded
+   */
+  readonly rollback?: (input: RollbackInput) => Promise<RollbackResult>;
 }
+
+export interface RollbackInput {
+  readonly detector: string;
+  readonly version: number;
+  readonly reason: string;
+  readonly by?: string;
+}
+
+export interface RollbackResult {
+  readonly detector: string;
+  readonly version: number;
+  readonly previousVersion?: number;
+}
+
+const RollbackBody = Type.Object(
+  {
+    version: Type.Integer({ minimum: 1, description: 'The registered version to serve again' }),
+    reason: Type.String({ minLength: 1, maxLength: 500, description: 'Why, recorded with the decision' }),
+    by: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Who asks' })),
+  },
+  { additionalProperties: false },
+);
+
+const RollbackResponse = Type.Object({
+  detector: Type.String(),
+  version: Type.Integer(),
+  previousVersion: Type.Optional(Type.Integer()),
+});
 
 const ErrorBody = Type.Object({
   error: Type.Object({
@@ -124,6 +157,70 @@ export async function buildApp(options: AppOptions) {
       ),
     };
   });
+
+  app.post(
+    '/models/:detector/rollback',
+    {
+      schema: {
+        description: 'Makes an earlier version the champion again; scoring loops follow at their next step',
+        params: Type.Object({ detector: Type.String({ minLength: 1, maxLength: 63 }) }),
+        body: RollbackBody,
+        response: { 200: RollbackResponse, 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const { detector } = request.params;
+      const { version, reason, by } = request.body;
+      if (!(await options.registry.listDetectors()).includes(detector)) {
+        throw new ApiError(
+          'DETECTOR_NOT_FOUND',
+          `'detector' (${JSON.stringify(detector)}) is not a trained detector`,
+        );
+      }
+      let metrics: Record<string, number>;
+      try {
+        metrics = (await options.registry.getMeta(detector, version)).metrics;
+      } catch (err) {
+        if (!(err instanceof ModelNotFoundError)) throw err;
+        throw new ApiError(
+          'VERSION_NOT_FOUND',
+          `'version' (${version}) is not a version of detector '${detector}'`,
+        );
+      }
+      const input = { detector, version, reason, ...(by ? { by } : {}) };
+      let result: RollbackResult;
+      if (options.rollback) {
+        result = await options.rollback(input);
+      } else {
+        const previousVersion = await options.registry.getAlias(detector, 'champion');
+        if (previousVersion !== version) {
+          const recorded = by ? `${reason} (by ${by})` : reason;
+          await options.registry.setAlias({
+            detector,
+            alias: 'champion',
+            action: 'rollback',
+            version,
+            reason: recorded,
+            metrics,
+          });
+          // A challenger in shadow was judged against the champion being replaced.
+          await options.registry.setAlias({
+            detector,
+            alias: 'challenger',
+            action: 'rollback',
+            version,
+            reason: recorded,
+          });
+        }
+        result = { detector, version, ...(previousVersion !== undefined ? { previousVersion } : {}) };
+      }
+      request.log.info(
+        { detector, version, previousVersion: result.previousVersion },
+        'rolled back champion',
+      );
+      return result;
+    },
+  );
 
   app.post(
     '/predict',
