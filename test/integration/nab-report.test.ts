@@ -2,9 +2,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NabRunResult, runNabBenchmark } from '../../bench/nab-runner.js';
+import { launchChromium } from '../support/chromium.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/nab/', import.meta.url));
 const FILES = [
@@ -27,17 +28,7 @@ describe('NAB runner and report', () => {
       detector: 'windowedGaussian',
       workers: 2,
     });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

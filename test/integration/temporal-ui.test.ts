@@ -3,11 +3,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/config.js';
 import { createTrainingWorker } from '../../workers/training-worker.js';
 import type { TrainDetectorResult } from '../../workflows/train-detector.js';
+import { launchChromium } from '../support/chromium.js';
 import { temporalCliPath } from '../support/temporal.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -42,17 +43,7 @@ describe('the Temporal UI served by the dev server', () => {
         log: { format: 'json', level: 'error' },
       },
     });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
