@@ -1,0 +1,145 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { type AlertSink, createScoringActivities, type ScoreStepResult } from '../../activities/scoring.js';
+import { createSourceReaders } from '../../activities/sources.js';
+import { createDetectorMetrics } from '../../clients/metrics.js';
+import { type DetectorModel, trainDetectorModel } from '../../ml/detector-model.js';
+import { sliceSeries } from '../../ml/series.js';
+import { parseDetectorSpec } from '../../ml/spec.js';
+import type { ModelRegistry } from '../../registry/model-registry.js';
+import type { ShadowLog, ShadowRecord } from '../../registry/shadow-log.js';
+import { simulateSource } from '../../sim/source.js';
+
+const END_MS = Date.UTC(2026, 1, 2);
+const spec = parseDetectorSpec({
+  name: 'shop',
+  source: { kind: 'simulated', workload: 'shop/frontend', days: 3, stepSeconds: 300, seed: 3 },
+  model: { trees: 30 },
+});
+
+function trainedModels(): Record<number, DetectorModel> {
+  const series = simulateSource(spec.source as never, END_MS - 86_400_000);
+  const cut = Math.floor(series.values.length * 0.7);
+  const train = sliceSeries(series, 0, cut);
+  const validation = sliceSeries(series, cut);
+  const options = (seed: number) => ({
+    features: spec.features,
+    forest: { ...spec.model, seed },
+    targetAnomalyRate: spec.targetAnomalyRate,
+  });
+  return {
+    1: trainDetectorModel(train, validation, options(1)),
+    2: trainDetectorModel(train, validation, options(2)),
+  };
+}
+
+function setup(aliases: { champion?: number; challenger?: number }) {
+  const models = trainedModels();
+  const loads: number[] = [];
+  const registry = {
+    getAlias: async (_detector: string, alias: 'champion' | 'challenger') => aliases[alias],
+    getVersion: async (_detector: string, version: number) => {
+      loads.push(version);
+      return { meta: {}, model: models[version] };
+    },
+  } as unknown as ModelRegistry;
+  const shadow: ShadowRecord[] = [];
+  const shadowLog: ShadowLog = {
+    append: async (_detector, record) => void shadow.push(record),
+    summarize: async () => {
+      throw new Error('not used');
+    },
+  };
+  const alerts: unknown[] = [];
+  const sink: AlertSink = {
+    fire: async (alert) => alerts.push(['fire', alert]),
+    resolve: async (identity) => alerts.push(['resolve', identity]),
+  };
+  const metricsRegistry = new Registry();
+  const activities = createScoringActivities({
+    registry,
+    sources: createSourceReaders({ simulate: simulateSource }),
+    metrics: createDetectorMetrics(metricsRegistry),
+    alerts: sink,
+    shadowLog,
+    now: () => END_MS + 30_000,
+  });
+  return { activities, loads, shadow, alerts, metricsRegistry };
+}
+
+describe('scoring activities', () => {
+  it('scores every point after the last scored one, with the warm-up fetched before it', async () => {
+    const { activities, metricsRegistry } = setup({ champion: 1 });
+
+    const result: ScoreStepResult = await new MockActivityEnvironment().run(activities.scoreStep, {
+      spec,
+      afterMs: END_MS - 12 * 300_000,
+      untilMs: END_MS,
+    });
+
+    expect(result).toMatchObject({ version: 1, points: 12, lastTimestampMs: END_MS });
+    expect(result.shadowVersion).toBeUndefined();
+    expect(result.scoreBins.reduce((a, b) => a + b, 0)).toBe(12);
+    expect(result.topFeatures).toHaveLength(3);
+    const exported = await metricsRegistry.getSingleMetricAsString('anomaly_detector_score');
+    expect(exported).toContain(
+      'detector="shop",namespace="shop",workload="frontend",metric="cpu_usage_cores"',
+    );
+  });
+
+  it('scores the challenger in shadow beside the champion and records both', async () => {
+    const { activities, shadow } = setup({ champion: 1, challenger: 2 });
+
+    const result: ScoreStepResult = await new MockActivityEnvironment().run(activities.scoreStep, {
+      spec,
+      afterMs: END_MS - 6 * 300_000,
+      untilMs: END_MS,
+    });
+
+    expect(result).toMatchObject({ version: 1, shadowVersion: 2, points: 6 });
+    expect(shadow).toEqual([
+      expect.objectContaining({ atMs: END_MS, championVersion: 1, challengerVersion: 2, points: 6 }),
+    ]);
+  });
+
+  it('keeps a loaded model between steps and loads it again after a reload', async () => {
+    const { activities, loads } = setup({ champion: 1 });
+    const env = new MockActivityEnvironment();
+    const step = (reload: boolean) =>
+      env.run(activities.scoreStep, { spec, afterMs: END_MS - 300_000, untilMs: END_MS, reload });
+
+    await step(false);
+    await step(false);
+    await step(true);
+
+    expect(loads).toEqual([1, 1]);
+  });
+
+  it('scores nothing while the detector has no champion', async () => {
+    const { activities } = setup({});
+
+    const result: ScoreStepResult = await new MockActivityEnvironment().run(activities.scoreStep, {
+      spec,
+      afterMs: END_MS - 300_000,
+      untilMs: END_MS,
+    });
+
+    expect(result).toMatchObject({ points: 0 });
+    expect(result.version).toBeUndefined();
+  });
+
+  it('fires and resolves the alert under an identity taken from the spec alone', async () => {
+    const { activities, alerts } = setup({ champion: 1 });
+    const env = new MockActivityEnvironment();
+
+    await env.run(activities.notifyAlert, { spec, action: 'fire' as const, score: 0.9995, threshold: 0.998 });
+    await env.run(activities.notifyAlert, { spec, action: 'resolve' as const });
+
+    const identity = { detector: 'shop', namespace: 'shop', workload: 'frontend', metric: 'cpu_usage_cores' };
+    expect(alerts).toEqual([
+      ['fire', { ...identity, score: 0.9995, threshold: 0.998, features: [] }],
+      ['resolve', identity],
+    ]);
+  });
+});
