@@ -35,6 +35,9 @@ async function useBackend(name: TfBackendName): Promise<TfBackendName> {
     await import(nativePackage);
   } else if (name === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // Single-threaded: the threaded build's worker pool starts asynchronously, and a synchronous
+    // training loop started before it is up waits on it forever. Callers parallelise by process.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     // The .wasm binaries ship beside the package's entry point; pointing there keeps it offline.
     wasm.setWasmPaths(new URL('./', import.meta.resolve('@tensorflow/tfjs-backend-wasm')).pathname);
   }

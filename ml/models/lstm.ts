@@ -233,82 +233,155 @@ export class ResidualScorer {
 }
 
 /**
- * Trains the forecaster on `values` (at least `windowPoints + 8` points). Values are normalised
- * by their median and interquartile range so a level shift in the history does not squash them.
+ * Trains the forecaster on `values` (at least `windowPoints + 8` points), yielding to the event
+ * loop between epochs so an activity can heartbeat. Same computation as
+ * {@link trainLstmForecasterSync}.
  */
 export async function trainLstmForecaster(
   values: ArrayLike<number>,
   options: LstmForecasterOptions = {},
   onProgress?: (progress: LstmTrainingProgress) => void,
 ): Promise<LstmForecaster> {
-  const o: ResolvedLstmOptions = { ...DEFAULT_LSTM_OPTIONS, ...options };
-  const w = o.windowPoints;
-  if (values.length < w + 8) {
-    throw new RangeError(
-      `LSTM training needs at least ${w + 8} points ('windowPoints' + 8), got ${values.length}`,
-    );
-  }
-  const { center, scale } = robustLocationScale(values);
-
-  const first = Math.max(w, values.length - o.maxTrainWindows);
-  const count = values.length - first;
-  const order = Uint32Array.from({ length: count }, (_, i) => first + i);
-  const random = createRandom(o.seed);
-  for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const tmp = order[i]!;
-    order[i] = order[j]!;
-    order[j] = tmp;
-  }
-  const xs = new Float32Array(count * w);
-  const ys = new Float32Array(count);
-  for (let n = 0; n < count; n++) {
-    const end = order[n]!;
-    for (let t = 0; t < w; t++) xs[n * w + t] = (values[end - w + t]! - center) / scale;
-    ys[n] = (values[end]! - center) / scale;
-  }
-
-  const model = buildNetwork(o);
-  model.compile({ optimizer: tf.train.adam(o.learningRate), loss: 'meanSquaredError' });
-
-  const x = tf.tensor3d(xs, [count, w, 1]);
-  const y = tf.tensor2d(ys, [count, 1]);
+  const session = new LstmTrainingSession(values, options);
   try {
-    await model.fit(x, y, {
-      epochs: o.epochs,
-      batchSize: o.batchSize,
-      // Windows were shuffled above with the seeded generator; tf's own shuffle is not seedable.
-      shuffle: false,
-      verbose: 0,
-      callbacks: {
-        onEpochEnd: (epoch, logs) =>
-          onProgress?.({ epoch: epoch + 1, epochs: o.epochs, loss: logs?.loss ?? Number.NaN }),
-      },
-    });
-    const weights = model.getWeights().map((t) => t.dataSync() as Float32Array);
-    const draft = LstmForecaster.fromWeights(
-      o,
-      center,
-      scale,
-      1,
-      weights.map((a) => Float32Array.from(a)),
-    );
+    while (!session.done) {
+      // Evaluated apart from the optional call, which would otherwise skip it when no callback is given.
+      const progress = session.runEpoch();
+      onProgress?.(progress);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return session.result();
+  } finally {
+    session.dispose();
+  }
+}
+
+/**
+ * Trains synchronously, for callers that cannot await, such as a streaming detector that
+ * retrains inside its step. Values are normalised by their median and interquartile range so a
+ * level shift in the history does not squash them.
+ */
+export function trainLstmForecasterSync(
+  values: ArrayLike<number>,
+  options: LstmForecasterOptions = {},
+  onProgress?: (progress: LstmTrainingProgress) => void,
+): LstmForecaster {
+  const session = new LstmTrainingSession(values, options);
+  try {
+    while (!session.done) {
+      const progress = session.runEpoch();
+      onProgress?.(progress);
+    }
+    return session.result();
+  } finally {
+    session.dispose();
+  }
+}
+
+/**
+ * Mini-batch Adam on the mean squared one-step error, written with `optimizer.minimize` rather
+ * than `model.fit` because that call is synchronous, which lets one loop serve both entry points.
+ */
+class LstmTrainingSession {
+  readonly options: ResolvedLstmOptions;
+  private readonly center: number;
+  private readonly scale: number;
+  private readonly first: number;
+  private readonly count: number;
+  private readonly model: tf.Sequential;
+  private readonly optimizer: tf.Optimizer;
+  private readonly x: tf.Tensor3D;
+  private readonly y: tf.Tensor2D;
+  private epoch = 0;
+
+  constructor(
+    private readonly values: ArrayLike<number>,
+    options: LstmForecasterOptions,
+  ) {
+    const o: ResolvedLstmOptions = { ...DEFAULT_LSTM_OPTIONS, ...options };
+    this.options = o;
+    const w = o.windowPoints;
+    if (values.length < w + 8) {
+      throw new RangeError(
+        `LSTM training needs at least ${w + 8} points ('windowPoints' + 8), got ${values.length}`,
+      );
+    }
+    const { center, scale } = robustLocationScale(values);
+    this.center = center;
+    this.scale = scale;
+
+    this.first = Math.max(w, values.length - o.maxTrainWindows);
+    this.count = values.length - this.first;
+    // One seeded shuffle of the windows; tf's own shuffling is not seedable.
+    const order = Uint32Array.from({ length: this.count }, (_, i) => this.first + i);
+    const random = createRandom(o.seed);
+    for (let i = this.count - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const tmp = order[i]!;
+      order[i] = order[j]!;
+      order[j] = tmp;
+    }
+    const xs = new Float32Array(this.count * w);
+    const ys = new Float32Array(this.count);
+    for (let n = 0; n < this.count; n++) {
+      const end = order[n]!;
+      for (let t = 0; t < w; t++) xs[n * w + t] = (values[end - w + t]! - center) / scale;
+      ys[n] = (values[end]! - center) / scale;
+    }
+    this.x = tf.tensor3d(xs, [this.count, w, 1]);
+    this.y = tf.tensor2d(ys, [this.count, 1]);
+    this.model = buildNetwork(o);
+    this.optimizer = tf.train.adam(o.learningRate);
+  }
+
+  get done(): boolean {
+    return this.epoch >= this.options.epochs;
+  }
+
+  runEpoch(): LstmTrainingProgress {
+    const variables = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const batch = this.options.batchSize;
+    let lossSum = 0;
+    for (let start = 0; start < this.count; start += batch) {
+      const size = Math.min(batch, this.count - start);
+      // minimize runs the closure under the engine's gradient tape, which disposes its intermediates.
+      const loss = this.optimizer.minimize(
+        () => {
+          const xb = this.x.slice([start, 0, 0], [size, -1, -1]);
+          const yb = this.y.slice([start, 0], [size, -1]);
+          return tf.losses.meanSquaredError(yb, this.model.apply(xb) as tf.Tensor) as tf.Scalar;
+        },
+        true,
+        variables,
+      );
+      lossSum += (loss?.dataSync()[0] ?? 0) * size;
+      loss?.dispose();
+    }
+    this.epoch++;
+    return { epoch: this.epoch, epochs: this.options.epochs, loss: lossSum / this.count };
+  }
+
+  result(): LstmForecaster {
+    const weights = this.model.getWeights().map((t) => Float32Array.from(t.dataSync()));
+    const draft = LstmForecaster.fromWeights(this.options, this.center, this.scale, 1, weights);
     let residualTotal = 0;
-    for (let n = 0; n < count; n++) {
-      const end = first + n;
-      residualTotal += Math.abs(values[end]! - draft.forecastAt(values, end));
+    for (let end = this.first; end < this.values.length; end++) {
+      residualTotal += Math.abs(this.values[end]! - draft.forecastAt(this.values, end));
     }
     return LstmForecaster.fromWeights(
-      o,
-      center,
-      scale,
-      residualTotal / count,
-      weights.map((a) => Float32Array.from(a)),
+      this.options,
+      this.center,
+      this.scale,
+      residualTotal / this.count,
+      weights,
     );
-  } finally {
-    x.dispose();
-    y.dispose();
-    model.dispose();
+  }
+
+  dispose(): void {
+    this.x.dispose();
+    this.y.dispose();
+    this.optimizer.dispose();
+    this.model.dispose();
   }
 }
 

@@ -32,7 +32,7 @@ describe('LSTM forecaster', () => {
     let normalMax = 0;
     for (let i = 500; i < 600; i++) normalMax = Math.max(normalMax, scores[i]!);
     expect(scores[600]).toBeGreaterThan(3 * normalMax);
-  });
+  }, 90_000);
 
   it('reports each epoch of training', async () => {
     await initTfBackend('wasm');

@@ -1,0 +1,261 @@
+import { AnomalyLikelihood, type AnomalyLikelihoodOptions, logTailScore } from './calibration.js';
+import { buildFeatures, EXTENDED_FEATURE_CONFIG, type FeatureConfig, warmupPointsOf } from './features.js';
+import { IsolationForest } from './isolation-forest.js';
+import {
+  type LstmForecaster,
+  type LstmForecasterOptions,
+  type ResidualScorer,
+  trainLstmForecasterSync,
+} from './models/lstm.js';
+import { ProphetModel, type ProphetModelOptions } from './models/prophet.js';
+import type { StreamingDetector, StreamingDetectorContext, StreamingDetectorFactory } from './streaming.js';
+
+export type MemberKind = 'isolation-forest' | 'lstm' | 'prophet';
+export const MEMBER_KINDS: readonly MemberKind[] = ['isolation-forest', 'lstm', 'prophet'];
+
+/** Options of {@link createEnsembleStreamingDetector}. */
+export interface EnsembleStreamingOptions {
+  /** Members run; each adds its cost. @default all three */
+  members?: readonly MemberKind[];
+  /** Points between refits of the forest and of Prophet on the recent past. @default 500 */
+  retrainEveryPoints?: number;
+  /** Points between LSTM retrains, the costliest member. @default 2000 */
+  lstmRetrainEveryPoints?: number;
+  /** Most recent points a member is trained on. @default 2000 */
+  trainPoints?: number;
+  features?: FeatureConfig;
+  forest?: { trees?: number; sampleSize?: number };
+  lstm?: LstmForecasterOptions;
+  prophet?: ProphetModelOptions;
+  likelihood?: AnomalyLikelihoodOptions;
+  /**
+   * After the output reaches a new high, later points are reported at `suppressedFactor` of their
+   * score unless they exceed that high, for this many points: NAB counts only the first detection
+   * in a window and charges every other detection as a false positive. @default 200
+   */
+  suppressionPoints?: number;
+  /** @default 0.5 */
+  suppressedFactor?: number;
+  /** Seed of every random choice. @default 1 */
+  seed?: number;
+}
+
+const DEFAULTS = {
+  members: MEMBER_KINDS,
+  retrainEveryPoints: 500,
+  lstmRetrainEveryPoints: 3000,
+  trainPoints: 2000,
+  suppressionPoints: 200,
+  suppressedFactor: 0.5,
+  seed: 1,
+};
+
+/**
+ * Runs the members on a stream, one point at a time: each member is trained on the past only,
+ * first when the probationary period ends and then on a schedule, and each point is scored by
+ * the members as trained before it arrived. Returns NaN per member until it is trained.
+ */
+export class MemberStream {
+  private readonly o: EnsembleStreamingOptions & typeof DEFAULTS;
+  private readonly features: FeatureConfig;
+  private readonly contextPoints: number;
+  private ts: Float64Array = new Float64Array(1024);
+  private vs: Float64Array = new Float64Array(1024);
+  private n = 0;
+  private forest: IsolationForest | undefined;
+  private lstm: LstmForecaster | undefined;
+  private lstmScorer: ResidualScorer | undefined;
+  private prophet: ProphetModel | undefined;
+  private prophetForecast: { startMs: number; stepMs: number; point: Float64Array; half: number } | undefined;
+  private lastTrainAt = -1;
+  private lastLstmTrainAt = -1;
+
+  constructor(
+    private readonly firstTrainAt: number,
+    options: EnsembleStreamingOptions = {},
+  ) {
+    this.o = { ...DEFAULTS, ...options };
+    this.features = options.features ?? EXTENDED_FEATURE_CONFIG;
+    this.contextPoints = warmupPointsOf(this.features) + 1;
+  }
+
+  step(timestampMs: number, value: number): Record<MemberKind, number> {
+    const i = this.n;
+    if (i >= Math.max(this.firstTrainAt, 32)) this.maybeTrain(i);
+    this.push(timestampMs, value);
+    const out: Record<MemberKind, number> = {
+      'isolation-forest': Number.NaN,
+      lstm: Number.NaN,
+      prophet: Number.NaN,
+    };
+    if (this.forest) out['isolation-forest'] = this.scoreForest();
+    if (this.lstm && this.lstmScorer) {
+      out.lstm = this.lstmScorer.score(value, this.lstm.forecastAt(this.vs, i));
+    }
+    if (this.prophet) out.prophet = this.scoreProphet(timestampMs, value);
+    return out;
+  }
+
+  private push(t: number, v: number): void {
+    if (this.n === this.vs.length) {
+      const ts = new Float64Array(this.n * 2);
+      const vs = new Float64Array(this.n * 2);
+      ts.set(this.ts);
+      vs.set(this.vs);
+      this.ts = ts;
+      this.vs = vs;
+    }
+    this.ts[this.n] = t;
+    this.vs[this.n] = v;
+    this.n++;
+  }
+
+  private maybeTrain(i: number): void {
+    const members = this.o.members;
+    const from = Math.max(0, i - this.o.trainPoints);
+    const ts = this.ts.subarray(from, i);
+    const vs = this.vs.subarray(from, i);
+    if (this.lastTrainAt < 0 || i - this.lastTrainAt >= this.o.retrainEveryPoints) {
+      this.lastTrainAt = i;
+      if (members.includes('isolation-forest')) this.trainForest(ts, vs);
+      if (members.includes('prophet')) this.trainProphet(ts, vs);
+    }
+    if (
+      members.includes('lstm') &&
+      (this.lastLstmTrainAt < 0 || i - this.lastLstmTrainAt >= this.o.lstmRetrainEveryPoints)
+    ) {
+      this.lastLstmTrainAt = i;
+      const lstmOptions = { ...this.o.lstm, seed: this.o.seed };
+      const windowPoints = lstmOptions.windowPoints ?? 24;
+      if (vs.length >= windowPoints + 8) {
+        this.lstm = trainLstmForecasterSync(vs, lstmOptions);
+        this.lstmScorer = this.lstm.createResidualScorer();
+      }
+    }
+  }
+
+  private trainForest(ts: Float64Array, vs: Float64Array): void {
+    const m = buildFeatures({ name: 'train', timestampsMs: ts, values: vs }, this.features);
+    const skip = m.count > 2 * m.warmupPoints ? m.warmupPoints : 0;
+    if (m.count - skip < 16) return;
+    this.forest = IsolationForest.fit(m.rows.subarray(skip * m.dims), m.dims, {
+      trees: this.o.forest?.trees ?? 50,
+      sampleSize: this.o.forest?.sampleSize ?? 256,
+      seed: this.o.seed,
+    });
+  }
+
+  private scoreForest(): number {
+    const from = Math.max(0, this.n - this.contextPoints);
+    const m = buildFeatures(
+      { name: 'score', timestampsMs: this.ts.subarray(from, this.n), values: this.vs.subarray(from, this.n) },
+      this.features,
+    );
+    return this.forest!.score(m.rows, (m.count - 1) * m.dims);
+  }
+
+  private trainProphet(ts: Float64Array, vs: Float64Array): void {
+    if (vs.length < 16) return;
+    this.prophet?.free();
+    this.prophet = ProphetModel.fit(ts, vs, { seed: this.o.seed, ...this.o.prophet });
+    // One batched forecast on the regular grid ahead replaces a Prophet call per point.
+    const stepMs = medianGap(ts);
+    const ahead = this.o.retrainEveryPoints + 16;
+    const grid = Float64Array.from({ length: ahead }, (_, k) => ts[ts.length - 1]! + (k + 1) * stepMs);
+    const f = this.prophet.forecast(grid);
+    this.prophetForecast = {
+      startMs: grid[0]!,
+      stepMs,
+      point: f.point,
+      half: f.upper[0]! - f.point[0]!,
+    };
+  }
+
+  private scoreProphet(t: number, v: number): number {
+    const f = this.prophetForecast!;
+    const k = Math.round((t - f.startMs) / f.stepMs);
+    let point: number;
+    if (k >= 0 && k < f.point.length && Math.abs(t - (f.startMs + k * f.stepMs)) < f.stepMs / 4)
+      point = f.point[k]!;
+    else point = this.prophet!.forecast([t]).point[0]!;
+    return Math.abs(v - point) / Math.max(f.half, 1e-12);
+  }
+}
+
+/**
+ * Turns member raw scores into one score in [0, 1]: each member's anomaly likelihood, the most
+ * surprised member's tail probability on a log scale, then suppression of repeats.
+ */
+export class ScoreFusion {
+  private readonly likelihoods = new Map<MemberKind, AnomalyLikelihood>();
+  private high = 0;
+  private sinceHigh = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly options: {
+      likelihood?: AnomalyLikelihoodOptions;
+      suppressionPoints: number;
+      suppressedFactor: number;
+    },
+  ) {}
+
+  step(raw: Readonly<Record<MemberKind, number>>): {
+    score: number;
+    tails: Partial<Record<MemberKind, number>>;
+  } {
+    const tails: Partial<Record<MemberKind, number>> = {};
+    let minTail = 1;
+    for (const kind of MEMBER_KINDS) {
+      const r = raw[kind];
+      if (!Number.isFinite(r)) continue;
+      let l = this.likelihoods.get(kind);
+      if (!l) {
+        l = new AnomalyLikelihood(this.options.likelihood);
+        this.likelihoods.set(kind, l);
+      }
+      const tail = l.update(r);
+      tails[kind] = tail;
+      minTail = Math.min(minTail, tail);
+    }
+    let score = logTailScore(minTail);
+
+    this.sinceHigh++;
+    if (this.sinceHigh > this.options.suppressionPoints) this.high = 0;
+    if (score > this.high) {
+      this.high = score;
+      this.sinceHigh = 0;
+    } else {
+      score *= this.options.suppressedFactor;
+    }
+    return { score, tails };
+  }
+}
+
+/**
+ * NAB's streaming contract over the production ensemble: members learn from the probationary
+ * period, retrain on the recent past on a schedule, and every score uses only earlier rows.
+ */
+export function createEnsembleStreamingDetector(
+  options: EnsembleStreamingOptions = {},
+): StreamingDetectorFactory {
+  return (context: StreamingDetectorContext): StreamingDetector => {
+    const members = new MemberStream(context.probationaryPoints, options);
+    const fusion = new ScoreFusion({
+      likelihood: options.likelihood,
+      suppressionPoints: options.suppressionPoints ?? DEFAULTS.suppressionPoints,
+      suppressedFactor: options.suppressedFactor ?? DEFAULTS.suppressedFactor,
+    });
+    return {
+      step(timestampMs, value) {
+        return fusion.step(members.step(timestampMs, value)).score;
+      },
+    };
+  };
+}
+
+function medianGap(ts: Float64Array): number {
+  const gaps = new Float64Array(ts.length - 1);
+  for (let i = 1; i < ts.length; i++) gaps[i - 1] = ts[i]! - ts[i - 1]!;
+  gaps.sort();
+  return gaps[Math.floor(gaps.length / 2)] ?? 1;
+}
