@@ -86,3 +86,104 @@ export function thresholdForRate(anomalyRate: number): number {
   }
   return 1 - anomalyRate;
 }
+
+/** Options of {@link AnomalyLikelihood}. */
+export interface AnomalyLikelihoodOptions {
+  /** Recent raw scores averaged into the short-term score. @default 5 */
+  shortPoints?: number;
+  /** Raw scores kept for the long-term distribution. @default 2000 */
+  historyPoints?: number;
+  /** Scores needed before any likelihood is reported; until then the tail probability is 1. @default 50 */
+  minHistoryPoints?: number;
+}
+
+/**
+ * Numenta's anomaly likelihood, streaming: the Gaussian tail probability of the short-term mean
+ * of a model's raw scores under the distribution of its long-term short-term means. A model that
+ * is often surprised (a noisy series) needs a larger surprise to matter, and one stray raw score
+ * is damped by the short-term mean, so calibrated scores from different models are comparable.
+ * The score is compared before it joins the history, so a point is judged only against the past.
+ */
+export class AnomalyLikelihood {
+  private readonly shortPoints: number;
+  private readonly historyPoints: number;
+  private readonly minHistoryPoints: number;
+  private readonly recent: number[] = [];
+  private recentSum = 0;
+  private readonly history: Float64Array;
+  private historyCount = 0;
+  private historyNext = 0;
+  private sum = 0;
+  private sumSq = 0;
+
+  constructor(options: AnomalyLikelihoodOptions = {}) {
+    this.shortPoints = options.shortPoints ?? 5;
+    this.historyPoints = options.historyPoints ?? 2000;
+    this.minHistoryPoints = options.minHistoryPoints ?? 50;
+    this.history = new Float64Array(this.historyPoints);
+  }
+
+  /** The upper tail probability of the current short-term mean, in (0, 1]; smaller is more anomalous. */
+  update(raw: number): number {
+    this.recent.push(raw);
+    this.recentSum += raw;
+    if (this.recent.length > this.shortPoints) this.recentSum -= this.recent.shift()!;
+    const shortMean = this.recentSum / this.recent.length;
+
+    let tail = 1;
+    if (this.historyCount >= this.minHistoryPoints) {
+      const mean = this.sum / this.historyCount;
+      const variance = Math.max(0, this.sumSq / this.historyCount - mean * mean);
+      // Numenta's floor on the spread: a model that was never surprised still needs a real surprise.
+      const std = Math.max(Math.sqrt(variance), 1e-3 * Math.max(Math.abs(mean), 1e-3), 1e-6);
+      tail = gaussianUpperTail((shortMean - mean) / std);
+    }
+
+    if (this.historyCount === this.historyPoints) {
+      const old = this.history[this.historyNext]!;
+      this.sum -= old;
+      this.sumSq -= old * old;
+    } else {
+      this.historyCount++;
+    }
+    this.history[this.historyNext] = shortMean;
+    this.sum += shortMean;
+    this.sumSq += shortMean * shortMean;
+    this.historyNext = (this.historyNext + 1) % this.historyPoints;
+    return tail;
+  }
+}
+
+/** Maps a tail probability to [0, 1] on a log scale: 1e-10 and smaller give 1, 1 gives 0. */
+export function logTailScore(tail: number): number {
+  return Math.min(1, Math.max(0, -Math.log10(Math.max(tail, 1e-300)) / 10));
+}
+
+/** P(Z > z) for a standard normal Z, from the complementary error function. */
+export function gaussianUpperTail(z: number): number {
+  return 0.5 * erfc(z / Math.SQRT2);
+}
+
+/** Complementary error function (Numerical Recipes' erfcc, relative error below 1.2e-7). */
+export function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 +
+                            t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? r : 2 - r;
+}
