@@ -1,4 +1,6 @@
+import { createEnsembleStreamingDetector } from '../ml/nab-detector.js';
 import type { StreamingDetectorFactory } from '../ml/streaming.js';
+import { initTfBackend } from '../ml/tf-backend.js';
 import { windowedGaussianFactory } from './windowed-gaussian.js';
 
 /**
@@ -10,8 +12,12 @@ export const DETECTORS: Readonly<Record<string, StreamingDetectorFactory>> = {
   windowedGaussian: windowedGaussianFactory,
   /** Scores every row 0: the floor every detector must beat. */
   null: () => ({ step: () => 0 }),
-  // The production ensemble registers here as `ensemble`, built from its own factory.
+  /** The production ensemble (Isolation Forest, LSTM, Prophet), retraining on the past as it streams. */
+  ensemble: createEnsembleStreamingDetector(),
 };
+
+// The ensemble's LSTM trains on the fastest TensorFlow.js backend available in each worker.
+await initTfBackend();
 
 export function detectorFactory(name: string): StreamingDetectorFactory {
   const factory = DETECTORS[name];

@@ -95,6 +95,11 @@ export interface AnomalyLikelihoodOptions {
   historyPoints?: number;
   /** Scores needed before any likelihood is reported; until then the tail probability is 1. @default 50 */
   minHistoryPoints?: number;
+  /**
+   * Floor on the long-term spread, in raw-score units: a model that was never surprised (a
+   * flat line) must still see a real surprise, not rounding noise. @default 0.05
+   */
+  minStd?: number;
 }
 
 /**
@@ -108,6 +113,7 @@ export class AnomalyLikelihood {
   private readonly shortPoints: number;
   private readonly historyPoints: number;
   private readonly minHistoryPoints: number;
+  private readonly minStd: number;
   private readonly recent: number[] = [];
   private recentSum = 0;
   private readonly history: Float64Array;
@@ -120,6 +126,7 @@ export class AnomalyLikelihood {
     this.shortPoints = options.shortPoints ?? 5;
     this.historyPoints = options.historyPoints ?? 2000;
     this.minHistoryPoints = options.minHistoryPoints ?? 50;
+    this.minStd = options.minStd ?? 0.05;
     this.history = new Float64Array(this.historyPoints);
   }
 
@@ -134,8 +141,7 @@ export class AnomalyLikelihood {
     if (this.historyCount >= this.minHistoryPoints) {
       const mean = this.sum / this.historyCount;
       const variance = Math.max(0, this.sumSq / this.historyCount - mean * mean);
-      // Numenta's floor on the spread: a model that was never surprised still needs a real surprise.
-      const std = Math.max(Math.sqrt(variance), 1e-3 * Math.max(Math.abs(mean), 1e-3), 1e-6);
+      const std = Math.max(Math.sqrt(variance), this.minStd, 1e-12);
       tail = gaussianUpperTail((shortMean - mean) / std);
     }
 

@@ -31,22 +31,36 @@ export interface EnsembleStreamingOptions {
   /**
    * After the output reaches a new high, later points are reported at `suppressedFactor` of their
    * score unless they exceed that high, for this many points: NAB counts only the first detection
-   * in a window and charges every other detection as a false positive. @default 200
+   * in a window and charges every other detection as a false positive. @default 300
    */
   suppressionPoints?: number;
-  /** @default 0.5 */
+  /** @default 0 */
   suppressedFactor?: number;
+  /** Decades of tail probability mapped onto [0, 1] by the fusion. @default 30 */
+  decades?: number;
   /** Seed of every random choice. @default 1 */
   seed?: number;
 }
+
+/**
+ * The extended features without the FFT block: recomputing a 64-point spectrum for every
+ * streamed point was the costliest part of scoring and did not change which points the forest
+ * isolates on NAB's development split.
+ */
+export const STREAMING_FEATURE_CONFIG: FeatureConfig = Object.freeze({
+  ...EXTENDED_FEATURE_CONFIG,
+  spectralWindowPoints: 0,
+}) as FeatureConfig;
 
 const DEFAULTS = {
   members: MEMBER_KINDS,
   retrainEveryPoints: 500,
   lstmRetrainEveryPoints: 3000,
   trainPoints: 2000,
-  suppressionPoints: 200,
-  suppressedFactor: 0.5,
+  suppressionPoints: 300,
+  suppressedFactor: 0,
+  likelihood: { shortPoints: 10, historyPoints: 500 },
+  decades: 30,
   seed: 1,
 };
 
@@ -56,7 +70,7 @@ const DEFAULTS = {
  * the members as trained before it arrived. Returns NaN per member until it is trained.
  */
 export class MemberStream {
-  private readonly o: EnsembleStreamingOptions & typeof DEFAULTS;
+  private readonly o: EnsembleStreamingOptions & Omit<typeof DEFAULTS, 'likelihood'>;
   private readonly features: FeatureConfig;
   private readonly contextPoints: number;
   private ts: Float64Array = new Float64Array(1024);
@@ -75,7 +89,7 @@ export class MemberStream {
     options: EnsembleStreamingOptions = {},
   ) {
     this.o = { ...DEFAULTS, ...options };
-    this.features = options.features ?? EXTENDED_FEATURE_CONFIG;
+    this.features = options.features ?? STREAMING_FEATURE_CONFIG;
     this.contextPoints = warmupPointsOf(this.features) + 1;
   }
 
@@ -125,7 +139,8 @@ export class MemberStream {
       (this.lastLstmTrainAt < 0 || i - this.lastLstmTrainAt >= this.o.lstmRetrainEveryPoints)
     ) {
       this.lastLstmTrainAt = i;
-      const lstmOptions = { ...this.o.lstm, seed: this.o.seed };
+      // Fewer epochs on fewer windows than offline training: the stream retrains often instead.
+      const lstmOptions = { epochs: 6, maxTrainWindows: 1000, ...this.o.lstm, seed: this.o.seed };
       const windowPoints = lstmOptions.windowPoints ?? 24;
       if (vs.length >= windowPoints + 8) {
         this.lstm = trainLstmForecasterSync(vs, lstmOptions);
@@ -196,6 +211,17 @@ export class ScoreFusion {
       likelihood?: AnomalyLikelihoodOptions;
       suppressionPoints: number;
       suppressedFactor: number;
+      /**
+       * Forecast residual ratios are heavy-tailed; r / (r + squash) bounds them in [0, 1) like
+       * the forest's score, so the Gaussian long-term model of the likelihood fits them.
+       */
+      squash?: number;
+      /** Member weights of the fused tail, log-linear; absent members weigh 1. */
+      weights?: Partial<Record<MemberKind, number>>;
+      /** Decades of tail probability mapped onto [0, 1]: 10 saturates at a tail of 1e-10. @default 10 */
+      decades?: number;
+      /** 'min': the most surprised member decides; 'weighted': weighted mean of log tails. */
+      fuse?: 'min' | 'weighted';
     },
   ) {}
 
@@ -205,6 +231,8 @@ export class ScoreFusion {
   } {
     const tails: Partial<Record<MemberKind, number>> = {};
     let minTail = 1;
+    let logSum = 0;
+    let weightSum = 0;
     for (const kind of MEMBER_KINDS) {
       const r = raw[kind];
       if (!Number.isFinite(r)) continue;
@@ -213,11 +241,20 @@ export class ScoreFusion {
         l = new AnomalyLikelihood(this.options.likelihood);
         this.likelihoods.set(kind, l);
       }
-      const tail = l.update(r);
+      const squash = this.options.squash ?? 0;
+      const x = squash > 0 && kind !== 'isolation-forest' ? r / (r + squash) : r;
+      const tail = l.update(x);
       tails[kind] = tail;
       minTail = Math.min(minTail, tail);
+      const w = this.options.weights?.[kind] ?? 1;
+      logSum += w * Math.log10(Math.max(tail, 1e-300));
+      weightSum += w;
     }
-    let score = logTailScore(minTail);
+    const decades = this.options.decades ?? 10;
+    let score =
+      this.options.fuse === 'weighted'
+        ? Math.min(1, Math.max(0, -logSum / Math.max(weightSum, 1e-12) / decades))
+        : Math.min(1, (logTailScore(minTail) * 10) / decades);
 
     this.sinceHigh++;
     if (this.sinceHigh > this.options.suppressionPoints) this.high = 0;
@@ -241,9 +278,10 @@ export function createEnsembleStreamingDetector(
   return (context: StreamingDetectorContext): StreamingDetector => {
     const members = new MemberStream(context.probationaryPoints, options);
     const fusion = new ScoreFusion({
-      likelihood: options.likelihood,
+      likelihood: options.likelihood ?? DEFAULTS.likelihood,
       suppressionPoints: options.suppressionPoints ?? DEFAULTS.suppressionPoints,
       suppressedFactor: options.suppressedFactor ?? DEFAULTS.suppressedFactor,
+      decades: options.decades ?? DEFAULTS.decades,
     });
     return {
       step(timestampMs, value) {

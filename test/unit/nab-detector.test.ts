@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { createEnsembleStreamingDetector, MemberStream, ScoreFusion } from '../../ml/nab-detector.js';
+import { createRandom, normal } from '../../ml/random.js';
+
+const stepMs = 5 * 60_000;
+const start = Date.UTC(2024, 0, 1);
+
+function dailyValues(length: number, seed: number): Float64Array {
+  const random = createRandom(seed);
+  return Float64Array.from(
+    { length },
+    (_, i) => 20 + 5 * Math.sin((2 * Math.PI * i) / 288) + 0.3 * normal(random),
+  );
+}
+
+describe('ensemble streaming detector', () => {
+  it('scores within [0, 1], stays quiet on normal data and fires on a planted spike', () => {
+    const values = dailyValues(1400, 1);
+    values[1200] = values[1200]! + 6;
+    const detector = createEnsembleStreamingDetector({
+      members: ['isolation-forest', 'prophet'],
+      retrainEveryPoints: 400,
+    })({ seriesName: 'synthetic', probationaryPoints: 600 });
+    const scores = values.map((v, i) => detector.step(start + i * stepMs, v));
+
+    for (const s of scores) {
+      expect(s).toBeGreaterThanOrEqual(0);
+      expect(s).toBeLessThanOrEqual(1);
+    }
+    let normalMax = 0;
+    for (let i = 700; i < 1190; i++) normalMax = Math.max(normalMax, scores[i]!);
+    const spike = Math.max(...scores.subarray(1200, 1205));
+    expect(spike).toBeGreaterThan(normalMax + 0.1);
+  }, 60_000);
+
+  it('scores nothing before a member is first trained', () => {
+    const stream = new MemberStream(100, { members: ['isolation-forest'] });
+    const values = dailyValues(101, 2);
+    for (let i = 0; i < 100; i++) {
+      expect(Number.isNaN(stream.step(start + i * stepMs, values[i]!)['isolation-forest'])).toBe(true);
+    }
+    expect(Number.isFinite(stream.step(start + 100 * stepMs, values[100]!)['isolation-forest'])).toBe(true);
+  });
+
+  it('reports a repeat detection right after the first at a suppressed level', () => {
+    const fusion = new ScoreFusion({
+      likelihood: { shortPoints: 1, historyPoints: 200, minHistoryPoints: 20 },
+      suppressionPoints: 50,
+      suppressedFactor: 0,
+    });
+    const random = createRandom(3);
+    for (let i = 0; i < 100; i++)
+      fusion.step({ 'isolation-forest': Number.NaN, lstm: random(), prophet: Number.NaN });
+    const first = fusion.step({ 'isolation-forest': Number.NaN, lstm: 5, prophet: Number.NaN }).score;
+    const repeat = fusion.step({ 'isolation-forest': Number.NaN, lstm: 4, prophet: Number.NaN }).score;
+    expect(first).toBeGreaterThan(0.2);
+    expect(repeat).toBe(0);
+  });
+});
