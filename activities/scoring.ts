@@ -137,7 +137,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       const stepMs = sourceStepSeconds(spec) * 1000;
       const warmup = warmupPointsOf(champion.model.featureConfig) + 1;
       const started = performance.now();
-      const window = await sources.readWindow(spec.source, afterMs - warmup * stepMs, untilMs);
+      const window = await sources.readWindow(scoredSourceOf(spec), afterMs - warmup * stepMs, untilMs);
       const first = newPoints(window, afterMs);
       const count = window.values.length - first;
       if (count <= 0) return { ...empty, version, ...(shadowVersion ? { shadowVersion } : {}) };
@@ -213,8 +213,10 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       features = [],
     }: NotifyAlertInput): Promise<void> {
       const labels = seriesLabelsOf(spec);
-      if (action === 'fire') await alerts.fire({ ...labels, score, threshold, features });
-      else await alerts.resolve(labels);
+      const runbookUrl = spec.scoring.runbookUrl;
+      if (action === 'fire') {
+        await alerts.fire({ ...labels, score, threshold, features, ...(runbookUrl ? { runbookUrl } : {}) });
+      } else await alerts.resolve(labels);
     },
 
     /** Validates a spec and fills its defaults; a bad spec fails at once with every problem listed. */
@@ -249,9 +251,18 @@ export function createLoggedAlerts(
   };
 }
 
-/** Spacing of the source's points. Limitation: a CSV source is assumed to be at 5-minute steps, as NAB's are. */
+/** The source live points are read from: `scoring.source` when set, else the training source. */
+export function scoredSourceOf(spec: DetectorSpec): DetectorSpec['source'] {
+  return spec.scoring.source ?? spec.source;
+}
+
+/**
+ * Spacing of the scored source's points. Limitation: a CSV source is assumed to be at 5-minute
+ * steps, as NAB's are.
+ */
 export function sourceStepSeconds(spec: DetectorSpec): number {
-  return spec.source.kind === 'csv' ? 300 : spec.source.stepSeconds;
+  const source = scoredSourceOf(spec);
+  return source.kind === 'csv' ? 300 : source.stepSeconds;
 }
 
 function sum(values: ArrayLike<number>): number {

@@ -39,6 +39,13 @@ export const SimulatedSourceSchema = Type.Object(
     days: Type.Number({ default: 14, exclusiveMinimum: 0, maximum: 120 }),
     stepSeconds: Type.Integer({ default: 60, minimum: 1 }),
     seed: Type.Integer({ default: 1 }),
+    /**
+     * Seconds over which counter-based metrics (CPU, requests, errors, latency, throttling) are
+     * averaged before each point, as `rate(...[<window>])` averages the exporter's counters. Set it
+     * to the window of the PromQL the detector is scored on, so training and scoring see the same
+     * values. @default none: the value at each instant
+     */
+    rateWindowSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 3600 })),
   },
   { additionalProperties: false },
 );
@@ -120,8 +127,16 @@ export const DetectorSpecSchema = Type.Object(
     ),
     scoring: Type.Object(
       {
-        /** Seconds between scoring steps; the source's step when absent. */
+        /** Seconds between scoring steps; the step of the source scored when absent. */
         stepSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+        /**
+         * Where live points are read, when not from `source`: a detector trained on simulated
+         * history is scored on the PromQL of the same workload and metric.
+         * @default `source`
+         */
+        source: Type.Optional(PrometheusSourceSchema),
+        /** Put in the `runbook_url` annotation of the detector's alerts. @default none */
+        runbookUrl: Type.Optional(Type.String({ minLength: 1 })),
         /** Consecutive flagged steps before an alert fires. @default 1 */
         alertAfterSteps: Type.Integer({ default: 1, minimum: 1 }),
         /** Consecutive clean steps before an open alert resolves. @default 5 */

@@ -11,6 +11,7 @@ export function simulateSource(source: Extract<SourceSpec, { kind: 'simulated' }
     stepMs: source.stepSeconds * 1000,
     workloads: [findWorkload(source.workload)],
     metrics: [source.metric],
+    ...(source.rateWindowSeconds !== undefined ? { rateWindowMs: source.rateWindowSeconds * 1000 } : {}),
   });
   if (!series) throw new Error(`the simulator produced no series for ${source.workload} ${source.metric}`);
   return series;

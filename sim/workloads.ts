@@ -266,7 +266,24 @@ export interface BackfillInput {
   /** @default every simulated metric */
   readonly metrics?: readonly SimulatedMetric[];
   readonly chaos?: ChaosState;
+  /**
+   * Averages the counter-based metrics over this span before each point, as `rate()` over the
+   * exporter's counters does. @default 0: the value at each instant
+   */
+  readonly rateWindowMs?: number;
 }
+
+/** Metrics that PromQL derives from counters with `rate()`; the memory working set is a gauge. */
+const RATE_METRICS: ReadonlySet<SimulatedMetric> = new Set([
+  'cpu_usage_cores',
+  'http_request_rate',
+  'http_error_ratio',
+  'http_latency_p99_seconds',
+  'cpu_throttled_ratio',
+]);
+
+/** The exporter integrates its counters in steps of this length; a rate window is averaged the same way. */
+const RATE_SUBSTEP_MS = 1_000;
 
 /**
  * History as it would have been scraped, one series per workload and metric, on timestamps that are
@@ -285,9 +302,25 @@ export function backfillHistory(input: BackfillInput): SimSeries[] {
   const result: SimSeries[] = [];
   for (const workload of input.workloads ?? defaultWorkloads) {
     const columns = new Map(metrics.map((metric) => [metric, new Float64Array(count)]));
+    const windowMs = input.rateWindowMs ?? 0;
+    const substeps = Math.max(1, Math.round(windowMs / RATE_SUBSTEP_MS));
     timestamps.forEach((t, i) => {
       const sample = sampleWorkload(workload, t, input.seed, input.chaos);
       for (const [metric, column] of columns) column[i] = metricValue(sample, metric);
+      if (windowMs <= 0) return;
+      // Midpoint rule over (t - window, t], like the exporter's counters between two scrapes.
+      // Limitation: ratios are averaged directly, where PromQL divides two averaged rates; the
+      // two differ by far less than the noise.
+      const sums = new Map<SimulatedMetric, number>();
+      for (let k = 0; k < substeps; k++) {
+        const at = t - windowMs + ((k + 0.5) * windowMs) / substeps;
+        const inner = sampleWorkload(workload, at, input.seed, input.chaos);
+        for (const metric of columns.keys()) {
+          if (RATE_METRICS.has(metric))
+            sums.set(metric, (sums.get(metric) ?? 0) + metricValue(inner, metric));
+        }
+      }
+      for (const [metric, total] of sums) columns.get(metric)![i] = total / substeps;
     });
     for (const [metric, column] of columns) {
       const labels = { namespace: workload.namespace, workload: workload.name, metric };

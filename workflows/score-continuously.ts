@@ -308,6 +308,9 @@ async function startRetrain(spec: DetectorSpec, taskQueue: string): Promise<bool
 }
 
 function sourceStepSeconds(spec: DetectorSpec): number {
+  // Live points come from `scoring.source` when the spec names one (absent in older inputs, so
+  // their step is unchanged and their histories replay).
+  const source = spec.scoring.source ?? spec.source;
   // Limitation: a CSV source is assumed to be at 5-minute steps, as NAB's files are.
-  return spec.source.kind === 'csv' ? 300 : spec.source.stepSeconds;
+  return source.kind === 'csv' ? 300 : source.stepSeconds;
 }
