@@ -1,10 +1,12 @@
 /**
  * The whole product on one machine, with nothing to configure:
  *   a Temporal dev server with its UI, the simulated cluster, Prometheus and Alertmanager when
- *   installed, the training worker, the API; then a training run on bundled data and a prediction.
+ *   installed, the training worker, the API; then a training run on bundled data and a prediction;
+ *   then a detector trained on the simulated cluster's history scores shop/frontend's CPU live, from
+ *   Prometheus, and alerts through Alertmanager (`npm run demo:cpu-spike` to see one).
  *
  *   npm run demo             # stays up until Ctrl-C, which stops everything it started
- *   npm run demo -- --once   # exits after printing the prediction
+ *   npm run demo -- --once   # exits after printing the prediction, without live scoring
  *
  * Ports (override with the environment): Temporal 7233, its UI 8233, API 8080, simulated cluster
  * 9105, Prometheus 9090, Alertmanager 9093. State lives in data/demo/ (DATA_DIR to move it).
@@ -16,12 +18,20 @@ import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { createLoggedAlerts } from '../activities/scoring.js';
 import { buildApp } from '../api/app.js';
-import { loadConfig } from '../config/config.js';
+import { createAlertmanagerClient, openAlertNotifier } from '../clients/alertmanager.js';
+import { createDetectorMetrics } from '../clients/metrics.js';
+import { createPrometheusClient } from '../clients/prometheus.js';
+import { type AppConfig, loadConfig } from '../config/config.js';
 import { parseCsvSeries } from '../ml/series.js';
 import { createFileModelRegistry } from '../registry/model-registry.js';
 import { type SimExporter, startSimExporter } from '../sim/exporter.js';
+import { simulatedWorkloadDetector } from '../sim/live-detector.js';
+import { createScoringWorker } from '../workers/scoring-worker.js';
 import { createTrainingWorker } from '../workers/training-worker.js';
+import { scoreContinuously, statusQuery } from '../workflows/score-continuously.js';
 import { trainDetector } from '../workflows/train-detector.js';
 import {
   ALERTMANAGER_BINARY,
@@ -81,7 +91,8 @@ async function main(): Promise<void> {
     say('starting Prometheus and Alertmanager (Debian packages found)');
     prometheus = await startPrometheus({
       scrapeTargets: [sim.target, `127.0.0.1:${ports.api}`],
-      scrapeIntervalSeconds: 5,
+      // The live detector reads rate() over 10 s: at least four scrapes per window.
+      scrapeIntervalSeconds: 1,
       port: ports.prometheus,
       dataDir: resolve(dataDir, 'prometheus'),
     });
@@ -154,7 +165,130 @@ async function main(): Promise<void> {
   if (alertmanager) say(`  Alertmanager     ${alertmanager.url}`);
 
   if (once) await stopAll(0);
+
+  await startLiveScoring({ client, connection, config, sim, prometheus, alertmanager, ui });
   say('running; press Ctrl-C to stop everything');
+}
+
+const LIVE_DETECTOR = 'shop-frontend-cpu';
+
+interface LiveScoringInput {
+  readonly client: Client;
+  readonly connection: NativeConnection;
+  readonly config: AppConfig;
+  readonly sim: SimExporter;
+  readonly prometheus: RunningServer | undefined;
+  readonly alertmanager: RunningServer | undefined;
+  readonly ui: string;
+}
+
+/**
+ * Trains a detector on the simulated cluster's history of shop/frontend's CPU and scores the same
+ * signal live: from Prometheus, alerting through Alertmanager, when both run; else from the
+ * simulator itself with alerts in the log.
+ */
+async function startLiveScoring(input: LiveScoringInput): Promise<void> {
+  const { client, config, prometheus, alertmanager } = input;
+  const notifier = alertmanager
+    ? await openAlertNotifier({
+        client: createAlertmanagerClient({ url: alertmanager.url }),
+        outboxPath: resolve(dataDir, 'alert-outbox.json'),
+      })
+    : undefined;
+  notifier?.start(1_000);
+  const scoring = await createScoringWorker({
+    connection: input.connection,
+    config,
+    metrics: createDetectorMetrics(new Registry()),
+    alerts: notifier ?? createLoggedAlerts((message, fields) => say(`${message} ${JSON.stringify(fields)}`)),
+  });
+  const scoringDone = scoring.run();
+  cleanups.push(async () => {
+    if (scoring.getState() === 'RUNNING') scoring.shutdown();
+    await scoringDone.catch(() => undefined);
+    notifier?.stop();
+    await notifier?.flush();
+  });
+  say(`scoring worker serving task queue '${config.scoringTaskQueue}'`);
+
+  const spec = simulatedWorkloadDetector({
+    name: LIVE_DETECTOR,
+    ...(prometheus ? { prometheusUrl: prometheus.url } : {}),
+  });
+  say(`training detector '${LIVE_DETECTOR}' on a day of the simulated cluster's shop/frontend CPU`);
+  const trainId = `train-${LIVE_DETECTOR}-${Date.now()}`;
+  const trained = await followProgress(
+    await client.workflow.start(trainDetector, {
+      taskQueue: config.trainingTaskQueue,
+      workflowId: trainId,
+      args: [spec as never],
+    }),
+  );
+  say(`trained version ${trained.version} (${trained.promoted ? 'promoted to champion' : 'champion kept'})`);
+
+  if (prometheus) await waitForHistory(prometheus.url, spec);
+
+  const scoreId = `score-${LIVE_DETECTOR}`;
+  // A loop left running by an earlier demo (the dev server keeps its state) is replaced.
+  await client.workflow
+    .getHandle(scoreId)
+    .terminate('replaced by a new demo run')
+    .catch(() => undefined);
+  const handle = await client.workflow.start(scoreContinuously, {
+    taskQueue: config.scoringTaskQueue,
+    workflowId: scoreId,
+    args: [{ spec: spec as never, trainingTaskQueue: config.trainingTaskQueue }],
+  });
+  cleanups.push(() => handle.terminate('demo stopped').then(() => undefined));
+  const first = await waitForFirstStep(handle);
+  say(
+    `scoring ${prometheus ? 'the live Prometheus query' : 'the simulated source'} every 2 s: ${first ? `first point scored, lag ${((first.lagMs ?? 0) / 1000).toFixed(1)} s` : 'no point scored yet'}`,
+  );
+  say('live scoring, where to look:');
+  say(`  scoring loop     ${input.ui}/namespaces/default/workflows/${scoreId} (query 'status')`);
+  if (prometheus) {
+    const query = encodeURIComponent((spec.scoring as { source: { query: string } }).source.query);
+    say(`  Prometheus       ${prometheus.url}/graph?g0.expr=${query}`);
+  }
+  if (alertmanager) say(`  Alertmanager     ${alertmanager.url}/#/alerts`);
+  say(
+    prometheus && alertmanager
+      ? '  try it          npm run demo:cpu-spike   (prints when the alert reaches Alertmanager)'
+      : '  Prometheus is not installed: injected chaos does not reach the simulated source, alerts are logged',
+  );
+}
+
+/** The rolling features need a minute of points before the first scored one. */
+async function waitForHistory(prometheusUrl: string, spec: Record<string, unknown>): Promise<void> {
+  const source = (spec.scoring as { source: { query: string; stepSeconds: number } }).source;
+  const prom = createPrometheusClient({ url: prometheusUrl });
+  const needed = 35;
+  const deadline = Date.now() + 180_000;
+  let shown = -1;
+  while (Date.now() < deadline) {
+    const now = Date.now();
+    const [series] = await prom
+      .queryRange({ ...source, startMs: now - 90_000, endMs: now })
+      .catch(() => [undefined]);
+    const points = series?.values.length ?? 0;
+    if (points >= needed) return;
+    if (shown < 0 || points - shown >= 10) {
+      say(`  waiting for Prometheus history: ${points}/${needed} points of shop/frontend CPU`);
+      shown = points;
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  say('  Prometheus history is still short after 3 minutes; scoring starts anyway');
+}
+
+async function waitForFirstStep(handle: Awaited<ReturnType<Client['workflow']['start']>>) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status && status.totalPoints > 0) return status;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return undefined;
 }
 
 /** Starts `temporal server start-dev` from .tools/bin, persisting to data/demo so the UI keeps history. */
