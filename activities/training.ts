@@ -14,7 +14,12 @@ import {
 } from '../ml/detector-model.js';
 import { eventMetrics, injectAnomalies, windowsToEvents } from '../ml/evaluation/events.js';
 import { IsolationForest, type SerializedIsolationForest } from '../ml/isolation-forest.js';
-import { type LstmForecasterOptions, trainLstmForecaster } from '../ml/models/lstm.js';
+import {
+  DEFAULT_LSTM_OPTIONS,
+  type LstmForecasterOptions,
+  type LstmTrainingCheckpoint,
+  trainLstmForecaster,
+} from '../ml/models/lstm.js';
 import { ProphetModel, type ProphetModelOptions } from '../ml/models/prophet.js';
 import { type Series, sliceSeries } from '../ml/series.js';
 import { type DetectorSpec, parseDetectorSpec, SpecError } from '../ml/spec.js';
@@ -319,18 +324,37 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
             break;
           }
           case 'lstm': {
-            // Limitation: the forecaster cannot start from saved weights yet, so a retry trains from epoch 0.
+            // Every epoch leaves a checkpoint (weights and optimiser state) whose id rides on the
+            // heartbeat, so the attempt after a crash continues where the dead one stopped.
+            const previous = context.info.heartbeatDetails as MemberProgress | undefined;
+            const resumeFrom = previous?.checkpointId
+              ? await store.getJson<LstmTrainingCheckpoint>(previous.checkpointId)
+              : undefined;
+            if (resumeFrom) {
+              resumedFrom = resumeFrom.epoch;
+              log.info('resuming LSTM from checkpoint', { detector: spec.name, epoch: resumeFrom.epoch });
+            }
+            // Heartbeats go out from the checkpoint callback, so even the first one (the SDK sends
+            // it at once and throttles the rest) names a checkpoint a retry can continue from.
             const forecaster = await trainLstmForecaster(
               train.values,
               options as LstmForecasterOptions,
-              (p) =>
-                heartbeat({
-                  stage: 'epochs',
-                  rows: train.values.length,
-                  epoch: p.epoch,
-                  epochs: p.epochs,
-                  loss: p.loss,
-                }),
+              (p) => {
+                if (p.epoch === p.epochs) heartbeat({ stage: 'epochs', rows: train.values.length, ...p });
+              },
+              {
+                ...(resumeFrom ? { resumeFrom } : {}),
+                onCheckpoint: async (checkpoint) => {
+                  const checkpointId = await store.putJson('checkpoint', checkpoint);
+                  heartbeat({
+                    stage: 'epochs',
+                    rows: train.values.length,
+                    epoch: checkpoint.epoch,
+                    epochs: (options as LstmForecasterOptions).epochs ?? DEFAULT_LSTM_OPTIONS.epochs,
+                    checkpointId,
+                  });
+                },
+              },
             );
             member = { kind, model: forecaster.toJSON() };
             break;

@@ -51,6 +51,27 @@ export interface SerializedLstmForecaster {
   readonly weights: SerializedTensor[];
 }
 
+/**
+ * The state of a training run between two epochs: network weights and the Adam optimiser's
+ * moments. Training resumed from it continues exactly as the interrupted run would have.
+ */
+export interface LstmTrainingCheckpoint {
+  readonly kind: 'lstm-checkpoint';
+  readonly epoch: number;
+  readonly weights: SerializedTensor[];
+  /** Adam's iteration count and first and second moments, in the optimiser's own order. */
+  readonly optimizer: (SerializedTensor & { readonly name: string })[];
+}
+
+export interface LstmTrainingControl {
+  /** Continue a run from this checkpoint instead of from freshly initialised weights. */
+  readonly resumeFrom?: LstmTrainingCheckpoint;
+  /** Called with a checkpoint after every `checkpointEveryEpochs` epochs. */
+  readonly onCheckpoint?: (checkpoint: LstmTrainingCheckpoint) => Promise<void>;
+  /** @default 1 */
+  readonly checkpointEveryEpochs?: number;
+}
+
 export const DEFAULT_LSTM_OPTIONS: ResolvedLstmOptions = {
   windowPoints: 24,
   units: 16,
@@ -241,13 +262,19 @@ export async function trainLstmForecaster(
   values: ArrayLike<number>,
   options: LstmForecasterOptions = {},
   onProgress?: (progress: LstmTrainingProgress) => void,
+  control: LstmTrainingControl = {},
 ): Promise<LstmForecaster> {
   const session = new LstmTrainingSession(values, options);
+  const every = control.checkpointEveryEpochs ?? 1;
   try {
+    if (control.resumeFrom) await session.restore(control.resumeFrom);
     while (!session.done) {
       // Evaluated apart from the optional call, which would otherwise skip it when no callback is given.
       const progress = session.runEpoch();
       onProgress?.(progress);
+      if (control.onCheckpoint && progress.epoch % every === 0 && !session.done) {
+        await control.onCheckpoint(await session.checkpoint());
+      }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return session.result();
@@ -361,6 +388,36 @@ class LstmTrainingSession {
     return { epoch: this.epoch, epochs: this.options.epochs, loss: lossSum / this.count };
   }
 
+  async checkpoint(): Promise<LstmTrainingCheckpoint> {
+    const optimizer = await this.optimizer.getWeights();
+    return {
+      kind: 'lstm-checkpoint',
+      epoch: this.epoch,
+      weights: this.model.getWeights().map((t) => serializeTensor(t)),
+      optimizer: optimizer.map(({ name, tensor }) => ({ name, ...serializeTensor(tensor) })),
+    };
+  }
+
+  async restore(checkpoint: LstmTrainingCheckpoint): Promise<void> {
+    const expected = this.model.getWeights().map((t) => t.shape.join('x'));
+    const found = checkpoint.weights.map((w) => w.shape.join('x'));
+    if (expected.join(',') !== found.join(',') || checkpoint.epoch > this.options.epochs) {
+      throw new RangeError(
+        `LSTM checkpoint (epoch ${checkpoint.epoch}, weights ${found.join(',')}) does not fit this run (${this.options.epochs} epochs, weights ${expected.join(',')})`,
+      );
+    }
+    const weights = checkpoint.weights.map((w) => tf.tensor(decodeFloat32(w.float32Base64), w.shape));
+    this.model.setWeights(weights);
+    for (const t of weights) t.dispose();
+    await this.optimizer.setWeights(
+      checkpoint.optimizer.map((w) => ({
+        name: w.name,
+        tensor: tf.tensor(decodeFloat32(w.float32Base64), w.shape),
+      })),
+    );
+    this.epoch = checkpoint.epoch;
+  }
+
   result(): LstmForecaster {
     const weights = this.model.getWeights().map((t) => Float32Array.from(t.dataSync()));
     const draft = LstmForecaster.fromWeights(this.options, this.center, this.scale, 1, weights);
@@ -439,6 +496,10 @@ export function robustLocationScale(values: ArrayLike<number>): { center: number
 
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
+}
+
+function serializeTensor(tensor: tf.Tensor): SerializedTensor {
+  return { shape: [...tensor.shape], float32Base64: encodeFloat32(Float32Array.from(tensor.dataSync())) };
 }
 
 function encodeFloat32(data: Float32Array): string {

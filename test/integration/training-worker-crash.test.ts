@@ -13,7 +13,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 /** The training worker as production runs it: its own process, configured by environment. */
 function startWorkerProcess(env: TestWorkflowEnvironment, dataDir: string): ChildProcess {
-  return spawn(resolve(ROOT, 'node_modules/.bin/tsx'), ['workers/training-worker.ts'], {
+  // Node itself with tsx as a loader: the `tsx` command would be a wrapper whose death leaves the
+  // real worker running as an orphan.
+  return spawn(process.execPath, ['--import', 'tsx', 'workers/training-worker.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -65,17 +67,18 @@ describe('training worker killed mid-training', () => {
           model: { trees: 50 },
           models: [
             { kind: 'isolation-forest' },
-            { kind: 'lstm', options: { epochs: 10, units: 8, maxTrainWindows: 600 } },
+            { kind: 'lstm', options: { epochs: 40, units: 8, maxTrainWindows: 600 } },
           ],
         } as never,
       ],
     });
 
-    // Kill -9 once the LSTM has reported an epoch: the process dies inside the long activity.
+    // Kill -9 once the LSTM has reported a checkpoint: the process dies inside the long activity.
     const deadline = Date.now() + 120_000;
+    let killedAt: MemberProgress | undefined;
     for (;;) {
-      const progress = await lstmProgress(handle);
-      if (progress?.epoch !== undefined && progress.epoch >= 1) break;
+      killedAt = await lstmProgress(handle);
+      if (killedAt?.checkpointId && killedAt.epoch !== undefined && killedAt.epoch < 40) break;
       if (Date.now() > deadline) throw new Error('the LSTM member never reported an epoch');
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -98,6 +101,14 @@ describe('training worker killed mid-training', () => {
       .map((e) => e.activityTaskStartedEventAttributes?.attempt)
       .filter((a): a is number => typeof a === 'number');
     expect(Math.max(...attempts)).toBeGreaterThanOrEqual(2);
+
+    // The retry continued from the killed attempt's checkpoint instead of starting over.
+    const lstmResult = (history.events ?? [])
+      .map((e) => e.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data)
+      .filter((d): d is Uint8Array => d instanceof Uint8Array)
+      .map((d) => JSON.parse(new TextDecoder().decode(d)) as { kind?: string; resumedFrom?: number })
+      .find((r) => r.kind === 'lstm');
+    expect(lstmResult?.resumedFrom).toBeGreaterThanOrEqual(killedAt!.epoch!);
   });
 });
 
