@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError } from 'fastify';
 import type { Logger } from 'pino';
 import Type from 'typebox';
+import { explainModels } from '../ml/detector-model.js';
 import { parseTimestamp } from '../ml/series.js';
 import { ModelIntegrityError, ModelNotFoundError, type ModelRegistry } from '../registry/model-registry.js';
 import { API_ERRORS, ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js';
@@ -90,6 +91,8 @@ const PredictResponse = Type.Object({
       timestamp: Type.String(),
       score: Type.Number(),
       features: Type.Array(Contribution),
+      /** An ensemble's models by their share of the score; empty for a single forest. */
+      models: Type.Array(Type.Object({ kind: Type.String(), score: Type.Number(), share: Type.Number() })),
     }),
   ),
 });
@@ -275,6 +278,7 @@ export async function buildApp(options: AppOptions) {
           timestamp: new Date(times[i]!).toISOString(),
           score: scored.scores[i]!,
           features: served.loaded.explain(scored, i),
+          models: explainModels(scored, i),
         });
       }
       request.log.info(

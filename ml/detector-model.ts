@@ -1,5 +1,11 @@
-import { type Calibration, calibrate, fitCalibration, thresholdForRate } from './calibration.js';
-import { robustScale } from './evaluation/events.js';
+import {
+  type Calibration,
+  calibrate,
+  fitCalibration,
+  quantileSorted,
+  thresholdForRate,
+} from './calibration.js';
+import { type EventSpan, injectAnomalies, robustScale } from './evaluation/events.js';
 import {
   buildFeatures,
   FEATURE_SCHEMA_VERSION,
@@ -102,6 +108,33 @@ export interface ScoredSeries {
   readonly scores: Float64Array;
   readonly flags: boolean[];
   readonly features: FeatureMatrix;
+  /** An ensemble's members, each with its calibrated score per point and its weight. */
+  readonly members?: readonly MemberScores[];
+}
+
+export interface MemberScores {
+  readonly kind: MemberKind;
+  readonly weight: number;
+  readonly scores: Float64Array;
+}
+
+/** How much each model contributed to the combined score at a point, largest first. */
+export interface ModelContribution {
+  readonly kind: MemberKind;
+  /** The member's own calibrated score in [0, 1]. */
+  readonly score: number;
+  /** Its weighted share of the combined score, in [0, 1]. */
+  readonly share: number;
+}
+
+/** The models behind a point's score; empty for a single-forest model. */
+export function explainModels(scored: ScoredSeries, index: number): ModelContribution[] {
+  const members = scored.members ?? [];
+  const weighted = members.map((m) => m.weight * m.scores[index]!);
+  const total = weighted.reduce((a, b) => a + b, 0);
+  return members
+    .map((m, k) => ({ kind: m.kind, score: m.scores[index]!, share: total > 0 ? weighted[k]! / total : 0 }))
+    .sort((a, b) => b.share - a.share);
 }
 
 /** A model ready to score: the forest is rebuilt once, not per call. */
@@ -167,7 +200,10 @@ export type SerializedMember =
   | { readonly kind: 'prophet'; readonly model: SerializedProphetModel };
 
 export type EnsembleMember = SerializedMember & {
+  /** The spec's weight times the member's recall of planted anomalies (plus a floor), normalised. */
   readonly weight: number;
+  /** Share of anomalies planted in validation data that the member ranked above its 99th percentile. */
+  readonly plantedRecall?: number;
   /** Maps the member's own score to [0, 1] on the validation split, so members can be averaged. */
   readonly calibration: Calibration;
 };
@@ -217,15 +253,16 @@ function loadEnsembleModel(model: EnsembleDetectorModel): LoadedDetectorModel {
     model,
     score(series) {
       const combined = new Float64Array(series.values.length);
+      const members: MemberScores[] = [];
       for (const { member, score } of scorers) {
-        const raw = score(series);
-        for (let i = 0; i < combined.length; i++) {
-          combined[i]! += (member.weight / totalWeight) * calibrate(member.calibration, raw[i]!);
-        }
+        const calibrated = score(series).map((r) => calibrate(member.calibration, r));
+        const weight = member.weight / totalWeight;
+        for (let i = 0; i < combined.length; i++) combined[i]! += weight * calibrated[i]!;
+        members.push({ kind: member.kind, weight, scores: calibrated });
       }
       const scores = combined.map((c) => calibrate(model.calibration, c));
       const flags = Array.from(scores, (s) => s >= model.threshold);
-      return { scores, flags, features: buildFeatures(series, model.featureConfig) };
+      return { scores, flags, features: buildFeatures(series, model.featureConfig), members };
     },
     explain: (scored, index, top) => explainRow(model, scored, index, top),
   };
@@ -234,6 +271,29 @@ function loadEnsembleModel(model: EnsembleDetectorModel): LoadedDetectorModel {
 export interface FitEnsembleOptions {
   readonly features: FeatureConfig;
   readonly targetAnomalyRate: number;
+  /** Seed of the planted anomalies that weigh the members. @default 1 */
+  readonly seed?: number;
+}
+
+/** Share of planted events (after the warm-up) whose highest raw score beats the clean 99th percentile. */
+function recallAboveOwnTail(
+  clean: Float64Array,
+  noisy: Float64Array,
+  events: readonly EventSpan[],
+  offset: number,
+): number {
+  const bar = quantileSorted(Float64Array.from(clean).sort(), 0.99);
+  let counted = 0;
+  let found = 0;
+  for (const e of events) {
+    if (e.start < offset) continue;
+    counted++;
+    let best = Number.NEGATIVE_INFINITY;
+    for (let i = e.start - offset; i <= e.end - offset && i < noisy.length; i++)
+      best = Math.max(best, noisy[i]!);
+    if (best > bar) found++;
+  }
+  return counted > 0 ? found / counted : 0;
 }
 
 /**
@@ -252,16 +312,29 @@ export function fitEnsembleModel(
 
   const context = Math.min(train.values.length, ensembleWarmup(members, options.features));
   const scored = concatTail(train, validation, context);
-  const calibrated: EnsembleMember[] = [];
-  const totalWeight = members.reduce((sum, m) => sum + m.weight, 0);
-  const combined = new Float64Array(validation.values.length);
-  for (const member of members) {
-    const raw = memberScorer(member)(scored).subarray(context);
+  // Weights need no labels: anomalies planted in a copy of the validation data show which
+  // members see this workload's kind of trouble, and a member that sees nothing fades out.
+  const planted = injectAnomalies(scored, { perThousand: 5, seed: options.seed ?? 1 });
+  const fitted = members.map((member) => {
+    const scorer = memberScorer(member);
+    const raw = scorer(scored).subarray(context);
     const calibration = fitCalibration(raw);
-    calibrated.push({ ...member, calibration } as EnsembleMember);
-    for (let i = 0; i < combined.length; i++) {
-      combined[i]! += (member.weight / totalWeight) * calibrate(calibration, raw[i]!);
-    }
+    const plantedRecall = recallAboveOwnTail(
+      raw,
+      scorer(planted.series).subarray(context),
+      planted.events,
+      context,
+    );
+    // The floor keeps every member in play, so a change in the workload can still be seen by all.
+    return { member, raw, calibration, plantedRecall, evidence: member.weight * (plantedRecall + 0.05) };
+  });
+  const totalEvidence = fitted.reduce((sum, f) => sum + f.evidence, 0);
+  const combined = new Float64Array(validation.values.length);
+  const calibrated: EnsembleMember[] = [];
+  for (const { member, raw, calibration, plantedRecall, evidence } of fitted) {
+    const weight = evidence / totalEvidence;
+    calibrated.push({ ...member, weight, plantedRecall, calibration } as EnsembleMember);
+    for (let i = 0; i < combined.length; i++) combined[i]! += weight * calibrate(calibration, raw[i]!);
   }
   const { center, scale } = columnStats(dropWarmup(buildFeatures(train, options.features)));
   return {

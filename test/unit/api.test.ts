@@ -122,6 +122,8 @@ describe('POST /predict and health routes', () => {
         { feature: expect.any(String), value: expect.any(Number), robustZ: expect.any(Number) },
         { feature: expect.any(String), value: expect.any(Number), robustZ: expect.any(Number) },
       ],
+      // A single forest has no models to weigh against each other.
+      models: [],
     });
     // The jump itself is the most unusual feature: far outside its training spread.
     expect(spike.features.map((f: { feature: string }) => f.feature)).toContain('diff_1');
