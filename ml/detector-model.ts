@@ -37,6 +37,14 @@ export interface DetectorModel {
   /** Per-feature median and robust scale on the training rows, to explain what drove a score. */
   readonly featureCenter: number[];
   readonly featureScale: number[];
+  /**
+   * Per feature, the largest robust z-score seen in training. A forest cannot score beyond the
+   * range it was grown on: a value three times the daily peak lands in the same leaves as the
+   * peak itself. The range guard adds to the raw score how far a row's features go beyond these
+   * bounds, so a sustained plateau stays anomalous after the rolling features settle. Absent in
+   * models trained before the guard existed, which score without it.
+   */
+  readonly featureMaxAbsZ?: number[];
   readonly forest: SerializedIsolationForest;
   readonly calibration: Calibration;
   /** Calibrated score at or above which a point is flagged. */
@@ -81,13 +89,18 @@ export function buildDetectorModel(
   forest: IsolationForest,
 ): DetectorModel {
   const trainFeatures = buildFeatures(train, options.features);
-  const { center, scale } = columnStats(dropWarmup(trainFeatures));
+  const usable = dropWarmup(trainFeatures);
+  const { center, scale } = columnStats(usable);
+  const guard = {
+    featureCenter: center,
+    featureScale: scale,
+    featureMaxAbsZ: maxAbsZ(usable, center, scale),
+  };
 
   // Validation is scored with the context of the end of training, as it would be in production.
   const context = Math.min(trainFeatures.warmupPoints, train.values.length);
-  const validationRaw = rawScores(forest, concatTail(train, validation, context), options.features).subarray(
-    context,
-  );
+  const validationFeatures = buildFeatures(concatTail(train, validation, context), options.features);
+  const validationRaw = guardedScores(forest, validationFeatures, guard).subarray(context);
   const calibration = fitCalibration(validationRaw);
 
   return {
@@ -97,6 +110,7 @@ export function buildDetectorModel(
     featureNames: featureNames(options.features),
     featureCenter: center,
     featureScale: scale,
+    featureMaxAbsZ: guard.featureMaxAbsZ,
     forest: forest.toJSON(),
     calibration,
     threshold: thresholdForRate(options.targetAnomalyRate),
@@ -110,6 +124,8 @@ export interface ScoredSeries {
   readonly features: FeatureMatrix;
   /** An ensemble's members, each with its calibrated score per point and its weight. */
   readonly members?: readonly MemberScores[];
+  /** How the members' scores were combined. */
+  readonly fusion?: EnsembleFusion;
 }
 
 export interface MemberScores {
@@ -130,7 +146,7 @@ export interface ModelContribution {
 /** The models behind a point's score; empty for a single-forest model. */
 export function explainModels(scored: ScoredSeries, index: number): ModelContribution[] {
   const members = scored.members ?? [];
-  const weighted = members.map((m) => m.weight * m.scores[index]!);
+  const weighted = members.map((m) => m.weight * fusedTerm(scored.fusion ?? 'mean', m.scores[index]!));
   const total = weighted.reduce((a, b) => a + b, 0);
   return members
     .map((m, k) => ({ kind: m.kind, score: m.scores[index]!, share: total > 0 ? weighted[k]! / total : 0 }))
@@ -164,7 +180,7 @@ export function loadDetectorModel(model: AnyDetectorModel): LoadedDetectorModel 
     model,
     score(series) {
       const features = buildFeatures(series, model.featureConfig);
-      const raw = forest.scoreMany(features.rows, features.dims);
+      const raw = guardedScores(forest, features, model);
       const scores = raw.map((r) => calibrate(model.calibration, r));
       const flags = Array.from(scores, (s) => s >= model.threshold);
       return { scores, flags, features };
@@ -221,8 +237,25 @@ export interface EnsembleDetectorModel {
   readonly featureCenter: number[];
   readonly featureScale: number[];
   readonly members: EnsembleMember[];
+  /**
+   * How calibrated member scores combine. 'tail-evidence' (what training writes) sums the weighted
+   * surprise -ln(1 - p) of each member, like Fisher's method for p-values, so one member that is
+   * certain carries the score: a forecaster seeing a plateau far outside its band is not averaged
+   * away by a forest whose rolling features have settled. 'mean' is the weighted mean, the
+   * reading of models stored before this field existed.
+   * @default 'mean'
+   */
+  readonly fusion?: EnsembleFusion;
   readonly calibration: Calibration;
   readonly threshold: number;
+}
+
+export type EnsembleFusion = 'mean' | 'tail-evidence';
+
+/** A member's contribution to the combined score under a fusion rule. */
+function fusedTerm(fusion: EnsembleFusion, calibrated: number): number {
+  // 1e-12 keeps a saturated member finite: 27.6 nats, far beyond any validation tail.
+  return fusion === 'tail-evidence' ? -Math.log(Math.max(1 - calibrated, 1e-12)) : calibrated;
 }
 
 export type AnyDetectorModel = DetectorModel | EnsembleDetectorModel;
@@ -247,6 +280,7 @@ function memberScorer(member: SerializedMember): MemberScorer {
 }
 
 function loadEnsembleModel(model: EnsembleDetectorModel): LoadedDetectorModel {
+  const fusion = model.fusion ?? 'mean';
   const scorers = model.members.map((m) => ({ member: m, score: memberScorer(m) }));
   const totalWeight = model.members.reduce((sum, m) => sum + m.weight, 0);
   return {
@@ -257,12 +291,12 @@ function loadEnsembleModel(model: EnsembleDetectorModel): LoadedDetectorModel {
       for (const { member, score } of scorers) {
         const calibrated = score(series).map((r) => calibrate(member.calibration, r));
         const weight = member.weight / totalWeight;
-        for (let i = 0; i < combined.length; i++) combined[i]! += weight * calibrated[i]!;
+        for (let i = 0; i < combined.length; i++) combined[i]! += weight * fusedTerm(fusion, calibrated[i]!);
         members.push({ kind: member.kind, weight, scores: calibrated });
       }
       const scores = combined.map((c) => calibrate(model.calibration, c));
       const flags = Array.from(scores, (s) => s >= model.threshold);
-      return { scores, flags, features: buildFeatures(series, model.featureConfig), members };
+      return { scores, flags, features: buildFeatures(series, model.featureConfig), members, fusion };
     },
     explain: (scored, index, top) => explainRow(model, scored, index, top),
   };
@@ -334,7 +368,9 @@ export function fitEnsembleModel(
   for (const { member, raw, calibration, plantedRecall, evidence } of fitted) {
     const weight = evidence / totalEvidence;
     calibrated.push({ ...member, weight, plantedRecall, calibration } as EnsembleMember);
-    for (let i = 0; i < combined.length; i++) combined[i]! += weight * calibrate(calibration, raw[i]!);
+    for (let i = 0; i < combined.length; i++) {
+      combined[i]! += weight * fusedTerm('tail-evidence', calibrate(calibration, raw[i]!));
+    }
   }
   const { center, scale } = columnStats(dropWarmup(buildFeatures(train, options.features)));
   return {
@@ -345,6 +381,7 @@ export function fitEnsembleModel(
     featureCenter: center,
     featureScale: scale,
     members: calibrated,
+    fusion: 'tail-evidence',
     calibration: fitCalibration(combined),
     threshold: thresholdForRate(options.targetAnomalyRate),
   };
@@ -360,9 +397,38 @@ function ensembleWarmup(members: readonly SerializedMember[], features: FeatureC
   return warmup;
 }
 
-function rawScores(forest: IsolationForest, series: Series, config: FeatureConfig): Float64Array {
-  const features = buildFeatures(series, config);
-  return forest.scoreMany(features.rows, features.dims);
+/** Raw units added per robust standard deviation beyond the training range. */
+const RANGE_GUARD_PER_Z = 0.1;
+
+/** Forest scores plus the range guard (see {@link DetectorModel.featureMaxAbsZ}). */
+function guardedScores(
+  forest: IsolationForest,
+  features: FeatureMatrix,
+  guard: Pick<DetectorModel, 'featureCenter' | 'featureScale' | 'featureMaxAbsZ'>,
+): Float64Array {
+  const raw = forest.scoreMany(features.rows, features.dims);
+  const bounds = guard.featureMaxAbsZ;
+  if (!bounds) return raw;
+  for (let i = 0; i < features.count; i++) {
+    let beyond = 0;
+    for (let d = 0; d < features.dims; d++) {
+      const z =
+        Math.abs(features.rows[i * features.dims + d]! - guard.featureCenter[d]!) / guard.featureScale[d]!;
+      beyond = Math.max(beyond, z - bounds[d]!);
+    }
+    raw[i] = raw[i]! + RANGE_GUARD_PER_Z * beyond;
+  }
+  return raw;
+}
+
+function maxAbsZ(m: FeatureMatrix, center: number[], scale: number[]): number[] {
+  const out = new Array<number>(m.dims).fill(0);
+  for (let i = 0; i < m.count; i++) {
+    for (let d = 0; d < m.dims; d++) {
+      out[d] = Math.max(out[d]!, Math.abs(m.rows[i * m.dims + d]! - center[d]!) / scale[d]!);
+    }
+  }
+  return out;
 }
 
 function dropWarmup(m: FeatureMatrix): FeatureMatrix {

@@ -72,6 +72,16 @@ export const DetectorSpecSchema = Type.Object(
       {
         windowsPoints: Type.Array(Type.Integer({ minimum: 2 }), { default: [12, 60], minItems: 1 }),
         diffLags: Type.Array(Type.Integer({ minimum: 1 }), { default: [1] }),
+        /** Windows of rolling order statistics and the robust z-score, which one spike cannot inflate. */
+        robustWindowsPoints: Type.Optional(Type.Array(Type.Integer({ minimum: 3 }))),
+        /** Smoothing factors in (0, 1] of exponentially weighted means. */
+        ewmaAlphas: Type.Optional(Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 1 }))),
+        lags: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }))),
+        rateOfChange: Type.Optional(Type.Boolean()),
+        /** FFT window in points, a power of two: dominant period and spectral energy. */
+        spectralWindowPoints: Type.Optional(Type.Integer({ minimum: 0 })),
+        /** Time of day and day of week: lets the forest judge a level against its usual hour. */
+        calendar: Type.Optional(Type.Boolean()),
       },
       { default: {}, additionalProperties: false },
     ),

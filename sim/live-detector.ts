@@ -43,9 +43,8 @@ export interface LiveDetectorOptions {
  * alerts they raise to about 5 a day on simulated data (2 in a row: about 12), and delays a CPU
  * spike's alert by 4 s beyond its first flagged step.
  *
- * Limitation: the features see change, not level. A spike is flagged for about 10 s as it starts
- * and again as it ends; a plateau in between looks like the daily peak to the forest, so a long
- * spike's alert resolves `resolveAfterSteps` after its start and fires again at its end.
+ * A plateau above anything seen in training stays flagged through the forest's range guard, so a
+ * long spike keeps its alert firing until the spike ends.
  */
 export function simulatedWorkloadDetector(options: LiveDetectorOptions): Record<string, unknown> {
   const workload = options.workload ?? 'shop/frontend';
