@@ -8,6 +8,7 @@ import {
   trainLstmForecasterSync,
 } from './models/lstm.js';
 import { ProphetModel, type ProphetModelOptions } from './models/prophet.js';
+import { CheapSignals, type CheapSignalsOptions, RangeSignal } from './nab-signals.js';
 import type { StreamingDetector, StreamingDetectorContext, StreamingDetectorFactory } from './streaming.js';
 
 export type MemberKind = 'isolation-forest' | 'lstm' | 'prophet';
@@ -15,7 +16,11 @@ export const MEMBER_KINDS: readonly MemberKind[] = ['isolation-forest', 'lstm', 
 
 /** Options of {@link createEnsembleStreamingDetector}. */
 export interface EnsembleStreamingOptions {
-  /** Members run; each adds its cost. @default all three */
+  /**
+   * Members run; each adds its cost. @default ['lstm', 'prophet']: with the forest added the
+   * development split scored the same (it was never the most surprised stream at a detection)
+   * and the run took longer.
+   */
   members?: readonly MemberKind[];
   /** Points between refits of the forest and of Prophet on the recent past. @default 500 */
   retrainEveryPoints?: number;
@@ -27,23 +32,45 @@ export interface EnsembleStreamingOptions {
   forest?: { trees?: number; sampleSize?: number };
   lstm?: LstmForecasterOptions;
   prophet?: ProphetModelOptions;
+  /**
+   * Each stream's anomaly likelihood. Without `historyPoints`, the history is
+   * `likelihoodHistoryShare` of the probationary period, the only hint of the file's length a
+   * streaming detector has (NAB: 15% of the rows, at most 750).
+   */
   likelihood?: AnomalyLikelihoodOptions;
+  /** @default 0.5 */
+  likelihoodHistoryShare?: number;
+  /**
+   * Cheap streaming signals fused beside the members (`ml/nab-signals.ts`); they judge from the
+   * first rows on, where the members have not been trained yet. Their names are weight keys.
+   * @default { zWindows: [], shifts: [{ recent: 5, reference: 200 }] }: the mean of the last 5 rows
+   * against the median and MAD of the 200 before them
+   */
+  signals?: CheapSignalsOptions;
+  /**
+   * A value beyond the range of every earlier value, widened by this share of it on each side,
+   * scores 1 ({@link RangeSignal}); 0 turns it off. @default 0.03
+   */
+  rangeTolerance?: number;
   /**
    * After the output reaches a new high, later points are reported at `suppressedFactor` of their
    * score unless they exceed that high, for this many points: NAB counts only the first detection
-   * in a window and charges every other detection as a false positive. @default 300
+   * in a window and charges every other detection as a false positive. Without it,
+   * `suppressionShare` of the probationary period. @default none
    */
   suppressionPoints?: number;
+  /** @default 0.1 */
+  suppressionShare?: number;
   /** @default 0 */
   suppressedFactor?: number;
-  /** Decades of tail probability mapped onto [0, 1] by the fusion; rarer tails saturate at 1. @default 8 */
+  /** Decades of tail probability mapped onto [0, 1] by the fusion; rarer tails saturate at 1. @default 7 */
   decades?: number;
   /**
    * Exponents on each member's tail probability before the most surprised member is taken.
-   * @default { prophet: 1.2 }: Prophet's band, refitted every `retrainEveryPoints`, was the most
-   * reliable member on the development split; others weigh 1.
+   * @default { prophet: 1.2, lstm: 0.5, 'shift5/200': 0.3 }: Prophet's band, refitted every
+   * `retrainEveryPoints`, was the most reliable member on the development split; others weigh 1.
    */
-  weights?: Partial<Record<MemberKind, number>>;
+  weights?: Readonly<Record<string, number>>;
   /** Seed of every random choice. @default 1 */
   seed?: number;
 }
@@ -59,15 +86,18 @@ export const STREAMING_FEATURE_CONFIG: FeatureConfig = Object.freeze({
 }) as FeatureConfig;
 
 const DEFAULTS = {
-  members: MEMBER_KINDS,
+  members: ['lstm', 'prophet'] as readonly MemberKind[],
   retrainEveryPoints: 500,
   lstmRetrainEveryPoints: 3000,
   trainPoints: 2000,
-  suppressionPoints: 300,
+  suppressionShare: 0.1,
   suppressedFactor: 0,
-  likelihood: { shortPoints: 10, historyPoints: 500 },
-  decades: 8,
-  weights: { prophet: 1.2 } as Partial<Record<MemberKind, number>>,
+  likelihood: { shortPoints: 10 } as AnomalyLikelihoodOptions,
+  likelihoodHistoryShare: 0.5,
+  signals: { zWindows: [], shifts: [{ recent: 5, reference: 200 }] } as CheapSignalsOptions,
+  rangeTolerance: 0.03,
+  decades: 7,
+  weights: { prophet: 1.2, lstm: 0.5, 'shift5/200': 0.3 } as Readonly<Record<string, number>>,
   seed: 1,
 };
 
@@ -209,7 +239,7 @@ export class MemberStream {
  * surprised member's tail probability on a log scale, then suppression of repeats.
  */
 export class ScoreFusion {
-  private readonly likelihoods = new Map<MemberKind, AnomalyLikelihood>();
+  private readonly likelihoods = new Map<string, AnomalyLikelihood>();
   private high = 0;
   private sinceHigh = Number.POSITIVE_INFINITY;
 
@@ -224,8 +254,8 @@ export class ScoreFusion {
        * surprises and lowered the NAB score of the development split.
        */
       squash?: number;
-      /** Member weights of the fused tail, log-linear; absent members weigh 1. */
-      weights?: Partial<Record<MemberKind, number>>;
+      /** Stream weights of the fused tail, log-linear, by member or signal name; absent ones weigh 1. */
+      weights?: Readonly<Record<string, number>>;
       /** Decades of tail probability mapped onto [0, 1]: 10 saturates at a tail of 1e-10. @default 10 */
       decades?: number;
       /** 'min': the most surprised member (weighted log tail) decides; 'weighted': weighted mean of log tails. */
@@ -233,16 +263,20 @@ export class ScoreFusion {
     },
   ) {}
 
-  step(raw: Readonly<Record<MemberKind, number>>): {
+  /** Consumes one raw score per stream (members and signals by name; NaN while one is not ready). */
+  step(
+    raw: Readonly<Record<string, number>>,
+    /** A score the fused one is raised to, before suppression (the range signal's). */
+    floor = 0,
+  ): {
     score: number;
-    tails: Partial<Record<MemberKind, number>>;
+    tails: Record<string, number>;
   } {
-    const tails: Partial<Record<MemberKind, number>> = {};
+    const tails: Record<string, number> = {};
     let maxWeightedLog = 0;
     let logSum = 0;
     let weightSum = 0;
-    for (const kind of MEMBER_KINDS) {
-      const r = raw[kind];
+    for (const [kind, r] of Object.entries(raw)) {
       if (!Number.isFinite(r)) continue;
       let l = this.likelihoods.get(kind);
       if (!l) {
@@ -250,7 +284,7 @@ export class ScoreFusion {
         this.likelihoods.set(kind, l);
       }
       const squash = this.options.squash ?? 0;
-      const x = squash > 0 && kind !== 'isolation-forest' ? r / (r + squash) : r;
+      const x = squash > 0 && (kind === 'lstm' || kind === 'prophet') ? r / (r + squash) : r;
       const tail = l.update(x);
       tails[kind] = tail;
       const w = this.options.weights?.[kind] ?? 1;
@@ -263,6 +297,7 @@ export class ScoreFusion {
       this.options.fuse === 'weighted'
         ? Math.min(1, Math.max(0, -logSum / Math.max(weightSum, 1e-12) / decades))
         : Math.min(1, maxWeightedLog / decades);
+    score = Math.max(score, floor);
 
     this.sinceHigh++;
     if (this.sinceHigh > this.options.suppressionPoints) this.high = 0;
@@ -284,17 +319,28 @@ export function createEnsembleStreamingDetector(
   options: EnsembleStreamingOptions = {},
 ): StreamingDetectorFactory {
   return (context: StreamingDetectorContext): StreamingDetector => {
-    const members = new MemberStream(context.probationaryPoints, options);
+    const probation = context.probationaryPoints;
+    const members = new MemberStream(probation, options);
+    const signals = new CheapSignals(options.signals ?? DEFAULTS.signals);
+    const tolerance = options.rangeTolerance ?? DEFAULTS.rangeTolerance;
+    const range = tolerance > 0 ? new RangeSignal(tolerance) : undefined;
+    const likelihood = options.likelihood ?? DEFAULTS.likelihood;
+    const historyShare = options.likelihoodHistoryShare ?? DEFAULTS.likelihoodHistoryShare;
+    const suppressionShare = options.suppressionShare ?? DEFAULTS.suppressionShare;
     const fusion = new ScoreFusion({
-      likelihood: options.likelihood ?? DEFAULTS.likelihood,
-      suppressionPoints: options.suppressionPoints ?? DEFAULTS.suppressionPoints,
+      likelihood: {
+        ...likelihood,
+        historyPoints: likelihood.historyPoints ?? Math.max(50, Math.round(historyShare * probation)),
+      },
+      suppressionPoints: options.suppressionPoints ?? Math.max(10, Math.round(suppressionShare * probation)),
       suppressedFactor: options.suppressedFactor ?? DEFAULTS.suppressedFactor,
       decades: options.decades ?? DEFAULTS.decades,
       weights: options.weights ?? DEFAULTS.weights,
     });
     return {
       step(timestampMs, value) {
-        return fusion.step(members.step(timestampMs, value)).score;
+        const raw: Record<string, number> = { ...members.step(timestampMs, value), ...signals.step(value) };
+        return fusion.step(raw, range?.step(value) ? 1 : 0).score;
       },
     };
   };
