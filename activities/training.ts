@@ -87,6 +87,9 @@ export interface SetAliasInput {
   readonly metrics?: EvaluationMetrics;
 }
 
+/** Fewest planted anomalies an evaluation scores a model on. */
+const MIN_PLANTED_EVENTS = 8;
+
 /** Trees grown between two checkpoints of a forest member. */
 const TREES_PER_CHECKPOINT = 50;
 
@@ -438,7 +441,10 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       const cleanFlags = score(test);
       const days = Math.max((test.timestampsMs.at(-1)! - test.timestampsMs[0]!) / 86_400_000, 1 / 24);
       const clean = eventMetrics(cleanFlags, []);
-      const planted = injectAnomalies(test, { seed });
+      // At least MIN_PLANTED_EVENTS anomalies whatever the test split's length: with one or two,
+      // a single lucky or unlucky flag would decide between champion and challenger.
+      const perThousand = Math.max(2, (MIN_PLANTED_EVENTS * 1000) / test.values.length);
+      const planted = injectAnomalies(test, { seed, perThousand });
       const injected = eventMetrics(score(planted.series), planted.events, warm);
       const metrics: EvaluationMetrics = {
         f1: injected.f1,

@@ -40,9 +40,9 @@ export interface DetectorModel {
   /**
    * Per feature, the largest robust z-score seen in training. A forest cannot score beyond the
    * range it was grown on: a value three times the daily peak lands in the same leaves as the
-   * peak itself. The range guard adds to the raw score how far a row's features go beyond these
-   * bounds, so a sustained plateau stays anomalous after the rolling features settle. Absent in
-   * models trained before the guard existed, which score without it.
+   * peak itself. The range guard adds to the raw score how far the value goes beyond its bound,
+   * so a sustained plateau stays anomalous after the rolling features settle. Absent in models
+   * trained before the guard existed, which score without it.
    */
   readonly featureMaxAbsZ?: number[];
   readonly forest: SerializedIsolationForest;
@@ -408,15 +408,14 @@ function guardedScores(
 ): Float64Array {
   const raw = forest.scoreMany(features.rows, features.dims);
   const bounds = guard.featureMaxAbsZ;
-  if (!bounds) return raw;
+  // The level only: dispersion features (a rolling std) stay high for a whole window after one
+  // spike, and guarding them would stretch that echo into a long run of flags.
+  const d = features.names.indexOf('value');
+  if (!bounds || d < 0) return raw;
   for (let i = 0; i < features.count; i++) {
-    let beyond = 0;
-    for (let d = 0; d < features.dims; d++) {
-      const z =
-        Math.abs(features.rows[i * features.dims + d]! - guard.featureCenter[d]!) / guard.featureScale[d]!;
-      beyond = Math.max(beyond, z - bounds[d]!);
-    }
-    raw[i] = raw[i]! + RANGE_GUARD_PER_Z * beyond;
+    const z =
+      Math.abs(features.rows[i * features.dims + d]! - guard.featureCenter[d]!) / guard.featureScale[d]!;
+    raw[i] = raw[i]! + RANGE_GUARD_PER_Z * Math.max(0, z - bounds[d]!);
   }
   return raw;
 }
