@@ -9,7 +9,12 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { EvaluationMetrics, TrainingActivities, TrainMemberResult } from '../activities/training.js';
+import type {
+  EvaluationMetrics,
+  RegisterModelInput,
+  TrainingActivities,
+  TrainMemberResult,
+} from '../activities/training.js';
 import type { DetectorSpec } from '../ml/spec.js';
 
 /** Quick bookkeeping against local files: short deadlines, a few fast retries. */
@@ -146,26 +151,13 @@ export async function trainDetector(specInput: DetectorSpec): Promise<TrainDetec
     validationId: splits.validationId,
   });
 
-  const evaluation = {
-    contextId: splits.validationId,
-    testId: splits.testId,
-    seed: spec.model.seed,
-    ...(collected.labelsId ? { labelsId: collected.labelsId } : {}),
-  };
-  const [metrics, championMetrics] = await Promise.all([
-    evaluateModel({ model: { artifactId: ensemble.modelId }, ...evaluation }),
-    championVersion === undefined
-      ? Promise.resolve(undefined)
-      : evaluateModel({ model: { detector: spec.name, version: championVersion }, ...evaluation }),
-  ]);
-
-  const registered = await registerModel({
+  const { metrics, championMetrics, registered } = await evaluateAndRegister({
     spec,
+    collected,
+    splits,
+    championVersion,
     modelId: ensemble.modelId,
-    metrics,
-    range: collected.range,
     runKey: `${workflowId}/${runId}`,
-    ...(championVersion !== undefined ? { parentVersion: championVersion } : {}),
   });
   promotion = {
     stage: 'training',
@@ -295,26 +287,13 @@ async function trainSingleForest(specInput: DetectorSpec): Promise<TrainDetector
   const championVersion = await getChampion({ detector: spec.name });
 
   const trained = await trainModel({ spec, trainId: splits.trainId, validationId: splits.validationId });
-  const evaluation = {
-    contextId: splits.validationId,
-    testId: splits.testId,
-    seed: spec.model.seed,
-    ...(collected.labelsId ? { labelsId: collected.labelsId } : {}),
-  };
-  const [metrics, championMetrics] = await Promise.all([
-    evaluateModel({ model: { artifactId: trained.modelId }, ...evaluation }),
-    championVersion === undefined
-      ? Promise.resolve(undefined)
-      : evaluateModel({ model: { detector: spec.name, version: championVersion }, ...evaluation }),
-  ]);
-
-  const registered = await registerModel({
+  const { metrics, championMetrics, registered } = await evaluateAndRegister({
     spec,
+    collected,
+    splits,
+    championVersion,
     modelId: trained.modelId,
-    metrics,
-    range: collected.range,
     runKey: `${workflowId}/${runId}`,
-    ...(championVersion !== undefined ? { parentVersion: championVersion } : {}),
   });
 
   const decision = decidePromotion(metrics, championMetrics, spec.promotion.minImprovement);
@@ -346,6 +325,42 @@ async function trainSingleForest(specInput: DetectorSpec): Promise<TrainDetector
     metrics,
     ...(championMetrics ? { championMetrics } : {}),
   };
+}
+
+/**
+ * Evaluates the new model and the champion on the same held-back data, in parallel, then registers
+ * the new version. Both training paths issue exactly these commands in this order.
+ */
+async function evaluateAndRegister(input: {
+  spec: DetectorSpec;
+  collected: { labelsId?: string; range: RegisterModelInput['range'] };
+  splits: { validationId: string; testId: string };
+  championVersion: number | undefined;
+  modelId: string;
+  runKey: string;
+}) {
+  const { spec, collected, splits, championVersion } = input;
+  const evaluation = {
+    contextId: splits.validationId,
+    testId: splits.testId,
+    seed: spec.model.seed,
+    ...(collected.labelsId ? { labelsId: collected.labelsId } : {}),
+  };
+  const [metrics, championMetrics] = await Promise.all([
+    evaluateModel({ model: { artifactId: input.modelId }, ...evaluation }),
+    championVersion === undefined
+      ? Promise.resolve(undefined)
+      : evaluateModel({ model: { detector: spec.name, version: championVersion }, ...evaluation }),
+  ]);
+  const registered = await registerModel({
+    spec,
+    modelId: input.modelId,
+    metrics,
+    range: collected.range,
+    runKey: input.runKey,
+    ...(championVersion !== undefined ? { parentVersion: championVersion } : {}),
+  });
+  return { metrics, championMetrics, registered };
 }
 
 /** Pure and exported so the rule can be tested without a server. */
