@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     const training = await createTrainingWorker({ connection: env.nativeConnection, config });
     const scoring = await createScoringWorker({
       connection: env.nativeConnection,
+      client: env.client,
       config,
       metrics: createDetectorMetrics(new Registry()),
       alerts: notifier,

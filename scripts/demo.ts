@@ -198,6 +198,7 @@ async function startLiveScoring(input: LiveScoringInput): Promise<void> {
   notifier?.start(1_000);
   const scoring = await createScoringWorker({
     connection: input.connection,
+    client,
     config,
     metrics: createDetectorMetrics(new Registry()),
     alerts: notifier ?? createLoggedAlerts((message, fields) => say(`${message} ${JSON.stringify(fields)}`)),

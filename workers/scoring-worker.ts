@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { createForecastingActivities } from '../activities/forecasting.js';
+import { createScheduleActivities } from '../activities/schedules.js';
 import { type AlertSink, createLoggedAlerts, createScoringActivities } from '../activities/scoring.js';
 import { createSourceReaders } from '../activities/sources.js';
 import { createAlertmanagerClient, openAlertNotifier } from '../clients/alertmanager.js';
@@ -26,6 +28,11 @@ export interface ScoringWorkerOptions {
   readonly maxConcurrentActivityTaskExecutions?: number;
   /** Scoring loops kept in the worker's cache between steps. @default 200 */
   readonly maxCachedWorkflows?: number;
+  /**
+   * Client that creates each detector's retraining Schedule.
+   * @default a client of `config.temporalAddress`, connected on first use
+   */
+  readonly client?: Client;
 }
 
 /**
@@ -44,6 +51,15 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
     alerts: options.alerts,
     shadowLog: createFileShadowLog(config.dataDir),
   });
+  let client: Promise<Client> | undefined = options.client ? Promise.resolve(options.client) : undefined;
+  const schedules = createScheduleActivities({
+    client: () => {
+      client ??= Connection.connect({ address: config.temporalAddress }).then(
+        (connection) => new Client({ connection, namespace: config.temporalNamespace }),
+      );
+      return client;
+    },
+  });
   const forecasting = createForecastingActivities({
     metrics: options.metrics,
     ...(config.prometheusUrl ? { defaultPrometheusUrl: config.prometheusUrl } : {}),
@@ -53,7 +69,7 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
     namespace: config.temporalNamespace,
     taskQueue: config.scoringTaskQueue,
     workflowsPath: WORKFLOWS_PATH,
-    activities: { ...activities, ...forecasting },
+    activities: { ...activities, ...forecasting, ...schedules },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 8,
     maxConcurrentWorkflowTaskExecutions: 20,
     maxCachedWorkflows: options.maxCachedWorkflows ?? 200,

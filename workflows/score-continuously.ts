@@ -9,12 +9,14 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
   WorkflowIdReusePolicy,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ScheduleActivities } from '../activities/schedules.js';
 import type { ScoreStepResult, ScoringActivities } from '../activities/scoring.js';
 import { populationStabilityIndex } from '../ml/drift.js';
 import type { DetectorSpec } from '../ml/spec.js';
@@ -33,6 +35,12 @@ const { scoreStep } = proxyActivities<ScoringActivities>({
 const { notifyAlert, validateScoringSpec } = proxyActivities<ScoringActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumAttempts: 5 },
+});
+
+/** Bookkeeping against the Temporal server: a failure here never holds up scoring. */
+const { ensureRetrainSchedule } = proxyActivities<ScheduleActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
 
 export const pauseSignal = defineSignal('pause');
@@ -152,6 +160,13 @@ export async function scoreContinuously(input: ScoreContinuouslyInput): Promise<
 
   // Handlers are set before the first await, so a signal or query sent at start is never refused.
   const spec = input.carried ? input.spec : await validateScoringSpec(input.spec);
+  if (!input.carried && patched('retrain-schedule')) {
+    // The detector's daily retraining starts with its scoring; not awaited, so a server that
+    // refuses schedules delays no step. Later runs of the chain find it in place.
+    ensureRetrainSchedule({ spec, trainingTaskQueue: input.trainingTaskQueue ?? 'training' }).catch((err) =>
+      log.warn('retraining schedule not created', { detector: spec.name, error: String(err) }),
+    );
+  }
   const scoring = spec.scoring;
   const stepMs = (scoring.stepSeconds ?? sourceStepSeconds(spec)) * 1000;
 

@@ -86,6 +86,7 @@ describe('alerting end to end: simulated cluster, Prometheus, scoreContinuously,
     trainingWorker = await createTrainingWorker({ connection: env.nativeConnection, config });
     scoringWorker = await createScoringWorker({
       connection: env.nativeConnection,
+      client: env.client,
       config,
       metrics: createDetectorMetrics(new Registry()),
       alerts: notifier,

@@ -131,6 +131,7 @@ describe('detector lifecycle on a real Temporal dev server', () => {
     };
     const scoring = await createScoringWorker({
       connection: env.nativeConnection,
+      client: env.client,
       config,
       metrics: createDetectorMetrics(metricsRegistry),
       alerts: sink,
@@ -171,6 +172,10 @@ describe('detector lifecycle on a real Temporal dev server', () => {
     );
 
     expect(status).toMatchObject({ detector: 'live', modelVersion: 1, paused: true, gaps: [] });
+    // Scoring put the detector's daily retraining in place.
+    const schedule = await env.client.schedule.getHandle('retrain-schedule-live').describe();
+    expect(schedule.action).toMatchObject({ workflowType: 'trainDetector', taskQueue: 'training-live' });
+    expect(schedule.spec.intervals?.map((i) => Number(i.every))).toEqual([86_400_000]);
     expect(status.runs).toBeGreaterThanOrEqual(1);
     expect(status.totalPoints).toBeGreaterThanOrEqual(4);
     expect(status.lagMs).toBeLessThan(5_000);

@@ -68,6 +68,8 @@ describe('scoreContinuously through a simulated week', () => {
     expect(status.totalPoints).toBeGreaterThanOrEqual(steps - 1);
     expect(status.totalPoints).toBeLessThanOrEqual(steps + 1);
     expect(status.runs).toBeGreaterThanOrEqual(6);
+    // The retraining schedule is ensured once, by the first run of the chain, not on continue-as-new.
+    expect(world.schedulesEnsured).toBe(1);
 
     // Each step starts where the previous one ended: nothing skipped, nothing scored twice.
     for (let i = 1; i < world.scored.length; i++) {
@@ -103,6 +105,7 @@ function createFakeWorld() {
     startMs: undefined as number | undefined,
     scored: [] as [number, number][],
     failedCalls: 0,
+    schedulesEnsured: 0,
     alerts: [] as NotifyAlertInput[],
     spread: 0,
     scoringActivities: {} as Record<string, (input: never) => Promise<unknown>>,
@@ -117,6 +120,10 @@ function createFakeWorld() {
   world.scoringActivities = {
     async validateScoringSpec(input: unknown) {
       return parseDetectorSpec(input);
+    },
+    async ensureRetrainSchedule() {
+      world.schedulesEnsured++;
+      return 'retrain-schedule-week';
     },
     async scoreStep({ afterMs, untilMs }: ScoreStepInput): Promise<ScoreStepResult> {
       world.startMs ??= untilMs;
