@@ -337,12 +337,14 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
               resumedFrom = resumeFrom.epoch;
               log.info('resuming LSTM from checkpoint', { detector: spec.name, epoch: resumeFrom.epoch });
             }
+            let lastLoss: number | undefined;
             // Heartbeats go out from the checkpoint callback, so even the first one (the SDK sends
             // it at once and throttles the rest) names a checkpoint a retry can continue from.
             const forecaster = await trainLstmForecaster(
               train.values,
               options as LstmForecasterOptions,
               (p) => {
+                lastLoss = p.loss;
                 if (p.epoch === p.epochs) heartbeat({ stage: 'epochs', rows: train.values.length, ...p });
               },
               {
@@ -354,6 +356,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
                     rows: train.values.length,
                     epoch: checkpoint.epoch,
                     epochs: (options as LstmForecasterOptions).epochs ?? DEFAULT_LSTM_OPTIONS.epochs,
+                    ...(lastLoss !== undefined ? { loss: lastLoss } : {}),
                     checkpointId,
                   });
                 },
