@@ -232,23 +232,15 @@ export async function trainDetector(specInput: DetectorSpec): Promise<TrainDetec
     }
   }
   promotion = { ...promotion, stage: 'decided' };
-  log.info('training finished', {
-    detector: spec.name,
-    version: registered.version,
-    promoted: decision.promote,
-    members: members.length,
-    f1: metrics.f1,
-  });
-
-  return {
-    detector: spec.name,
-    version: registered.version,
-    promoted: decision.promote,
-    championVersion: decision.promote ? registered.version : (championVersion ?? registered.version),
-    reason: decision.reason,
+  return finishTraining({
+    spec,
+    registered,
+    decision,
+    championVersion,
     metrics,
-    ...(championMetrics ? { championMetrics } : {}),
-  };
+    championMetrics,
+    members: members.length,
+  });
 }
 
 /**
@@ -309,13 +301,35 @@ async function trainSingleForest(specInput: DetectorSpec): Promise<TrainDetector
       ...(championVersion !== undefined ? { championVersion } : {}),
     });
   }
+  return finishTraining({
+    spec,
+    registered,
+    decision,
+    championVersion,
+    metrics,
+    championMetrics,
+    members: 1,
+  });
+}
+
+/** Logs the outcome and shapes the workflow's result, the same for both training paths. */
+function finishTraining(input: {
+  spec: DetectorSpec;
+  registered: { version: number };
+  decision: { promote: boolean; reason: string };
+  championVersion: number | undefined;
+  metrics: EvaluationMetrics;
+  championMetrics: EvaluationMetrics | undefined;
+  members: number;
+}): TrainDetectorResult {
+  const { spec, registered, decision, championVersion, metrics, championMetrics } = input;
   log.info('training finished', {
     detector: spec.name,
     version: registered.version,
     promoted: decision.promote,
+    members: input.members,
     f1: metrics.f1,
   });
-
   return {
     detector: spec.name,
     version: registered.version,
