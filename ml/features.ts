@@ -356,17 +356,15 @@ function mod(a: number, m: number): number {
 }
 
 function insertSorted(sorted: number[], v: number): void {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! < v) lo = mid + 1;
-    else hi = mid;
-  }
-  sorted.splice(lo, 0, v);
+  sorted.splice(lowerBound(sorted, v), 0, v);
 }
 
 function removeSorted(sorted: number[], v: number): void {
+  sorted.splice(lowerBound(sorted, v), 1);
+}
+
+/** The first index whose value is not below `v`. */
+function lowerBound(sorted: number[], v: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -374,7 +372,7 @@ function removeSorted(sorted: number[], v: number): void {
     if (sorted[mid]! < v) lo = mid + 1;
     else hi = mid;
   }
-  sorted.splice(lo, 1);
+  return lo;
 }
 
 function quantileOfSorted(sorted: ArrayLike<number>, p: number): number {

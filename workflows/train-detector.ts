@@ -128,16 +128,8 @@ export async function trainDetector(specInput: DetectorSpec): Promise<TrainDetec
   setHandler(promotionQuery, () => promotion);
 
   if (!patched('ensemble-pipeline')) return trainSingleForest(specInput);
-  const spec = await validateSpec(specInput);
-  const { workflowId, runId, startTime } = workflowInfo();
-
-  const collected = await collectSeries({ spec, endMs: startTime.getTime() });
-  const splits = await splitDataset({
-    datasetId: collected.datasetId,
-    validationFraction: spec.split.validationFraction,
-    testFraction: spec.split.testFraction,
-  });
-  const championVersion = await getChampion({ detector: spec.name });
+  const { spec, collected, splits, championVersion } = await prepareData(specInput);
+  const { workflowId, runId } = workflowInfo();
 
   const members: TrainMemberResult[] = await Promise.all(
     spec.models.map((m) =>
@@ -267,16 +259,8 @@ export function judgeShadow(
 
 /** The pipeline as it was before ensembles: kept so that runs started then replay unchanged. */
 async function trainSingleForest(specInput: DetectorSpec): Promise<TrainDetectorResult> {
-  const spec = await validateSpec(specInput);
-  const { workflowId, runId, startTime } = workflowInfo();
-
-  const collected = await collectSeries({ spec, endMs: startTime.getTime() });
-  const splits = await splitDataset({
-    datasetId: collected.datasetId,
-    validationFraction: spec.split.validationFraction,
-    testFraction: spec.split.testFraction,
-  });
-  const championVersion = await getChampion({ detector: spec.name });
+  const { spec, collected, splits, championVersion } = await prepareData(specInput);
+  const { workflowId, runId } = workflowInfo();
 
   const trained = await trainModel({ spec, trainId: splits.trainId, validationId: splits.validationId });
   const { metrics, championMetrics, registered } = await evaluateAndRegister({
@@ -339,6 +323,19 @@ function finishTraining(input: {
     metrics,
     ...(championMetrics ? { championMetrics } : {}),
   };
+}
+
+/** Validate, collect, split and look up the champion: the first commands of both training paths. */
+async function prepareData(specInput: DetectorSpec) {
+  const spec = await validateSpec(specInput);
+  const collected = await collectSeries({ spec, endMs: workflowInfo().startTime.getTime() });
+  const splits = await splitDataset({
+    datasetId: collected.datasetId,
+    validationFraction: spec.split.validationFraction,
+    testFraction: spec.split.testFraction,
+  });
+  const championVersion = await getChampion({ detector: spec.name });
+  return { spec, collected, splits, championVersion };
 }
 
 /**
