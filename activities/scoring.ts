@@ -5,10 +5,10 @@ import { type DetectorModel, type LoadedDetectorModel, loadDetectorModel } from 
 import { binShares } from '../ml/drift.js';
 import { warmupPointsOf } from '../ml/features.js';
 import type { Series } from '../ml/series.js';
-import { type DetectorSpec, parseDetectorSpec, SpecError } from '../ml/spec.js';
+import type { DetectorSpec } from '../ml/spec.js';
 import { ModelNotFoundError, type ModelRegistry } from '../registry/model-registry.js';
 import type { ShadowLog } from '../registry/shadow-log.js';
-import { badInput, type SourceReaders } from './sources.js';
+import { badInput, parseSpecOrFail, type SourceReaders } from './sources.js';
 
 /** Where alerts go: the Alertmanager notifier, or a log when no Alertmanager is configured. */
 export interface AlertSink {
@@ -133,7 +133,6 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       const challengerVersion = await registry.getAlias(detector, 'challenger');
       const shadowVersion =
         challengerVersion !== undefined && challengerVersion !== version ? challengerVersion : undefined;
-
       const stepMs = sourceStepSeconds(spec) * 1000;
       const warmup = warmupPointsOf(champion.model.featureConfig) + 1;
       const started = performance.now();
@@ -221,12 +220,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
 
     /** Validates a spec and fills its defaults; a bad spec fails at once with every problem listed. */
     async validateScoringSpec(input: unknown): Promise<DetectorSpec> {
-      try {
-        return parseDetectorSpec(input);
-      } catch (err) {
-        if (err instanceof SpecError) throw badInput(err.message, err);
-        throw err;
-      }
+      return parseSpecOrFail(input);
     },
 
     async shadowSummary({ detector, challengerVersion, sinceMs }: ShadowSummaryInput) {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPrometheusClient, type PrometheusClient, PrometheusError } from '../clients/prometheus.js';
 import { parseCsvSeries, parseTimestamp, type Series, SeriesError, sliceSeries } from '../ml/series.js';
-import type { DetectorSpec } from '../ml/spec.js';
+import { type DetectorSpec, parseDetectorSpec, SpecError } from '../ml/spec.js';
 
 export type SourceSpec = DetectorSpec['source'];
 
@@ -32,6 +32,16 @@ export interface SourceReaderDeps {
 /** Non-retryable: the input must change before another attempt can succeed. */
 export function badInput(message: string, cause?: unknown): ApplicationFailure {
   return ApplicationFailure.create({ message, type: 'BadInput', nonRetryable: true, cause: cause as Error });
+}
+
+/** A detector spec with its defaults, or a non-retryable failure listing every problem. */
+export function parseSpecOrFail(input: unknown): DetectorSpec {
+  try {
+    return parseDetectorSpec(input);
+  } catch (err) {
+    if (err instanceof SpecError) throw badInput(err.message, err);
+    throw err;
+  }
 }
 
 export function createSourceReaders(deps: SourceReaderDeps = {}): SourceReaders {

@@ -22,11 +22,11 @@ import {
 } from '../ml/models/lstm.js';
 import { ProphetModel, type ProphetModelOptions } from '../ml/models/prophet.js';
 import { type Series, sliceSeries } from '../ml/series.js';
-import { type DetectorSpec, parseDetectorSpec, SpecError } from '../ml/spec.js';
+import type { DetectorSpec } from '../ml/spec.js';
 import type { ArtifactStore } from '../registry/artifact-store.js';
 import { ModelNotFoundError, type ModelRegistry, type ModelVersionMeta } from '../registry/model-registry.js';
 import type { ShadowLog } from '../registry/shadow-log.js';
-import { badInput, type SourceReaders } from './sources.js';
+import { badInput, parseSpecOrFail, type SourceReaders } from './sources.js';
 
 export interface TrainingActivityDeps {
   readonly store: ArtifactStore;
@@ -197,12 +197,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
   return {
     /** Validates a spec and fills its defaults; a bad spec fails at once with every problem listed. */
     async validateSpec(input: unknown): Promise<DetectorSpec> {
-      try {
-        return parseDetectorSpec(input);
-      } catch (err) {
-        if (err instanceof SpecError) throw badInput(err.message, err);
-        throw err;
-      }
+      return parseSpecOrFail(input);
     },
 
     async collectSeries({ spec, endMs }: CollectSeriesInput): Promise<CollectSeriesResult> {
