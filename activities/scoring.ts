@@ -133,6 +133,18 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       const challengerVersion = await registry.getAlias(detector, 'challenger');
       const shadowVersion =
         challengerVersion !== undefined && challengerVersion !== version ? challengerVersion : undefined;
+      // Only the champion and the shadow challenger stay loaded: a loop that runs for months
+      // through daily promotions would otherwise keep every past version in memory.
+      for (const key of [...loaded.keys()]) {
+        if (
+          key.startsWith(`${detector}@`) &&
+          key !== `${detector}@${version}` &&
+          key !== `${detector}@${shadowVersion}`
+        ) {
+          loaded.delete(key);
+        }
+      }
+
       const stepMs = sourceStepSeconds(spec) * 1000;
       const warmup = warmupPointsOf(champion.model.featureConfig) + 1;
       const started = performance.now();

@@ -116,6 +116,22 @@ describe('scoring activities', () => {
     expect(loads).toEqual([1, 1]);
   });
 
+  it('forgets a champion once it is neither champion nor challenger any more', async () => {
+    const aliases: { champion?: number; challenger?: number } = { champion: 1 };
+    const { activities, loads } = setup(aliases);
+    const env = new MockActivityEnvironment();
+    const step = () => env.run(activities.scoreStep, { spec, afterMs: END_MS - 300_000, untilMs: END_MS });
+
+    await step();
+    aliases.champion = 2;
+    await step();
+    aliases.champion = 1;
+    await step();
+
+    // Version 1 was evicted when 2 took over, so the rollback loads it again.
+    expect(loads).toEqual([1, 2, 1]);
+  });
+
   it('scores nothing while the detector has no champion', async () => {
     const { activities } = setup({});
 
