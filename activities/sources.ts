@@ -80,7 +80,11 @@ export function createSourceReaders(deps: SourceReaderDeps = {}): SourceReaders 
           return readCsv(resolve(baseDir, source.path), source, baseDir);
         case 'simulated': {
           if (!deps.simulate) throw badInput("source kind 'simulated' is not available in this worker");
-          return { series: deps.simulate(source, endMs) };
+          const end = source.endTime !== undefined ? Date.parse(source.endTime) : endMs;
+          if (!Number.isFinite(end)) {
+            throw badInput(`'source.endTime' (${source.endTime}) is not a valid UTC time`);
+          }
+          return { series: deps.simulate(source, end) };
         }
         case 'prometheus': {
           const url = source.url ?? deps.defaultPrometheusUrl;

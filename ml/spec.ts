@@ -35,8 +35,16 @@ export const SimulatedSourceSchema = Type.Object(
       ],
       { default: 'cpu_usage_cores' },
     ),
-    /** History to generate, ending at the workflow's start time. */
+    /** History to generate, ending at the workflow's start time or at `endTime`. */
     days: Type.Number({ default: 14, exclusiveMinimum: 0, maximum: 120 }),
+    /**
+     * End of the generated training history, ISO 8601 in UTC (`2026-12-03T00:00:00Z`), so that
+     * every run trains and evaluates on the same points. Scoring still reads the live clock.
+     * @default the workflow's start time
+     */
+    endTime: Type.Optional(
+      Type.String({ pattern: '^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?Z$' }),
+    ),
     stepSeconds: Type.Integer({ default: 60, minimum: 1 }),
     seed: Type.Integer({ default: 1 }),
     /**

@@ -39,6 +39,18 @@ describe('parseDetectorSpec', () => {
     });
   });
 
+  it('takes a fixed end for simulated history only in UTC ISO 8601, quoting a bad one', () => {
+    const source = { kind: 'simulated', endTime: '2026-12-03T00:17:00Z' };
+
+    expect(parseDetectorSpec({ name: 'sim', source }).source).toMatchObject(source);
+    expect(specError({ name: 'sim', source: { kind: 'simulated', endTime: '3 Dec 2026' } })).toContain(
+      `'/source/endTime' must match pattern`,
+    );
+    expect(specError({ name: 'sim', source: { kind: 'simulated', endTime: '3 Dec 2026' } })).toContain(
+      '(got "3 Dec 2026")',
+    );
+  });
+
   it('fills the defaults of a Prometheus source', () => {
     const source = { kind: 'prometheus', query: 'sum(rate(http_requests_total[5m]))' };
 
