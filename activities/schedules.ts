@@ -1,6 +1,6 @@
 import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { ensureRetrainSchedule } from '../clients/schedules.js';
+import { ensureRetrainSchedule, requestRetrain } from '../clients/schedules.js';
 import type { DetectorSpec } from '../ml/spec.js';
 
 export interface ScheduleActivityDeps {
@@ -24,6 +24,19 @@ export function createScheduleActivities(deps: ScheduleActivityDeps) {
         everyHours: spec.retrain.everyHours,
       });
       return handle.scheduleId;
+    },
+
+    /**
+     * Starts an early retrain through the detector's schedule unless one of its runs is still
+     * training: drift-started and scheduled trainings never overlap.
+     */
+    async requestRetrain({
+      spec,
+      trainingTaskQueue,
+    }: EnsureRetrainScheduleInput): Promise<{ started: boolean }> {
+      const outcome = await requestRetrain(await deps.client(), { spec, taskQueue: trainingTaskQueue });
+      log.info('early retrain requested', { detector: spec.name, outcome });
+      return { started: outcome === 'started' };
     },
   };
 }

@@ -2,7 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createPrometheusClient, type PrometheusClient, PrometheusError } from '../clients/prometheus.js';
-import { parseCsvSeries, parseTimestamp, type Series, SeriesError, sliceSeries } from '../ml/series.js';
+import { longestRangeMs } from '../clients/promql-catalogue.js';
+import {
+  dropSettlingAfterGaps,
+  parseCsvSeries,
+  parseTimestamp,
+  type Series,
+  SeriesError,
+  sliceSeries,
+} from '../ml/series.js';
 import { type DetectorSpec, parseDetectorSpec, SpecError } from '../ml/spec.js';
 
 export type SourceSpec = DetectorSpec['source'];
@@ -109,7 +117,8 @@ export function createSourceReaders(deps: SourceReaderDeps = {}): SourceReaders 
               `'source.query' (${source.query}) returned ${result.length} series; a detector source needs exactly one (aggregate with sum by or pick one with a label matcher)`,
             );
           }
-          return { series: result[0]! };
+          const settleMs = (source.gapSettleSeconds ?? longestRangeMs(source.query) / 1000) * 1000;
+          return { series: dropSettlingAfterGaps(result[0]!, source.stepSeconds * 1000, settleMs).series };
         }
       }
     },

@@ -160,6 +160,39 @@ export function workloadMatchers(selector: WorkloadSelector): string {
 
 const DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365 * 86_400_000,
+};
+
+/** Milliseconds of a Prometheus duration such as `90s` or `1h30m`; NaN when it is not one. */
+export function durationMs(text: string): number {
+  if (!DURATION.test(text)) return Number.NaN;
+  let total = 0;
+  for (const [, amount, unit] of text.matchAll(/([0-9]+)(ms|s|m|h|d|w|y)/g)) {
+    total += Number(amount) * UNIT_MS[unit!]!;
+  }
+  return total;
+}
+
+/**
+ * The longest range selector or subquery range in a PromQL expression (`rate(x[5m])` → 300,000),
+ * or 0 when it has none: how long after a gap in scraping its values still read short.
+ */
+export function longestRangeMs(query: string): number {
+  let longest = 0;
+  for (const [, range] of query.matchAll(/\[\s*([0-9a-z]+)\s*(?::[^\]]*)?\]/g)) {
+    const ms = durationMs(range!);
+    if (ms > longest) longest = ms;
+  }
+  return longest;
+}
+
 /**
  * The entry's query for one workload; every result series carries `namespace` and
  * `workload="<workload>"` labels.

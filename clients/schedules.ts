@@ -2,6 +2,7 @@ import {
   type Client,
   ScheduleAlreadyRunning,
   type ScheduleHandle,
+  ScheduleNotFoundError,
   ScheduleOverlapPolicy,
 } from '@temporalio/client';
 import type { DetectorSpec } from '../ml/spec.js';
@@ -20,9 +21,24 @@ export function retrainScheduleId(detector: string): string {
 }
 
 /**
+ * What the detector's retraining schedule starts: `trainDetector` with the spec, on the training
+ * task queue. Each run's workflow id is this prefix with the start time appended by the schedule.
+ */
+export function retrainScheduleAction(spec: DetectorSpec, taskQueue = 'training') {
+  return {
+    type: 'startWorkflow' as const,
+    workflowType: 'trainDetector',
+    workflowId: `scheduled-train-${spec.name}`,
+    taskQueue,
+    args: [spec],
+  };
+}
+
+/**
  * Creates the detector's retraining schedule, or brings an existing one in line with the spec.
  * A run that would start while the previous one still trains is skipped (overlap SKIP), so a
- * slow training never piles up behind itself; a scoring loop that sees drift triggers it early.
+ * slow training never piles up behind itself; a scoring loop that sees drift asks the same
+ * schedule for an early run ({@link requestRetrain}), so drift and the interval never overlap.
  */
 export async function ensureRetrainSchedule(
   client: Client,
@@ -33,14 +49,7 @@ export async function ensureRetrainSchedule(
   if (!(everyHours > 0)) throw new RangeError(`'everyHours' (${everyHours}) must be positive`);
   const scheduleId = retrainScheduleId(spec.name);
   const every = `${Math.round(everyHours * 3_600_000)}ms`;
-  const action = {
-    type: 'startWorkflow' as const,
-    workflowType: 'trainDetector',
-    // The schedule appends the start time, so each run has its own id under this prefix.
-    workflowId: `scheduled-train-${spec.name}`,
-    taskQueue: options.taskQueue ?? 'training',
-    args: [spec],
-  };
+  const action = retrainScheduleAction(spec, options.taskQueue);
   try {
     return await client.schedule.create({
       scheduleId,
@@ -62,7 +71,28 @@ export async function ensureRetrainSchedule(
   }
 }
 
-/** Starts the detector's retraining now, unless one is already running. */
-export async function triggerRetrain(client: Client, detector: string): Promise<void> {
-  await client.schedule.getHandle(retrainScheduleId(detector)).trigger(ScheduleOverlapPolicy.SKIP);
+/** Whether an early retrain was started, or skipped because one of the schedule's runs is training. */
+export type RetrainRequestOutcome = 'started' | 'already-running';
+
+/**
+ * Starts the detector's retraining now through its schedule, so it counts as one of the
+ * schedule's runs and never overlaps another; creates the schedule first where it is missing.
+ */
+export async function requestRetrain(
+  client: Client,
+  options: RetrainScheduleOptions,
+): Promise<RetrainRequestOutcome> {
+  let handle = client.schedule.getHandle(retrainScheduleId(options.spec.name));
+  let description: Awaited<ReturnType<ScheduleHandle['describe']>>;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+    handle = await ensureRetrainSchedule(client, options);
+    description = await handle.describe();
+  }
+  if (description.info.runningActions.length > 0) return 'already-running';
+  // SKIP again at the server: a run the interval starts between describe and trigger still wins.
+  await handle.trigger(ScheduleOverlapPolicy.SKIP);
+  return 'started';
 }

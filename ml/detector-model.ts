@@ -25,6 +25,13 @@ import type { Series } from './series.js';
 
 export const MODEL_SCHEMA_VERSION = 1;
 
+/** The level of one hour of the day in training: its highest value and its spread. */
+export interface HourlyLevel {
+  readonly max: number;
+  /** Robust scale of the hour's values, at least a quarter of the whole series'. */
+  readonly scale: number;
+}
+
 /**
  * Everything needed to score new data the way the model was trained: the feature recipe, the
  * forest, the calibration of its raw score and the threshold. Plain JSON, stored in the registry.
@@ -45,6 +52,16 @@ export interface DetectorModel {
    * trained before the guard existed, which score without it.
    */
   readonly featureMaxAbsZ?: number[];
+  /**
+   * Per hour of the day (UTC), the highest level seen in training at that hour and the spread of
+   * levels within it, or null for an hour training never saw. A level above anything seen at its
+   * hour (or the hours beside it) is guarded like one beyond the whole range: three times the
+   * usual CPU at night may still be below the afternoon peak, and would otherwise stop scoring
+   * high as soon as the rolling features settle. Only highs: weekends and holidays run lower than
+   * the days a model learned from, and a fall below the whole range is still guarded. Absent in
+   * models trained before it existed.
+   */
+  readonly levelByHour?: (HourlyLevel | null)[];
   readonly forest: SerializedIsolationForest;
   readonly calibration: Calibration;
   /** Calibrated score at or above which a point is flagged. */
@@ -95,12 +112,19 @@ export function buildDetectorModel(
     featureCenter: center,
     featureScale: scale,
     featureMaxAbsZ: maxAbsZ(usable, center, scale),
+    levelByHour: levelByHour(trainFeatures, train.timestampsMs, scale),
   };
 
   // Validation is scored with the context of the end of training, as it would be in production.
   const context = Math.min(trainFeatures.warmupPoints, train.values.length);
-  const validationFeatures = buildFeatures(concatTail(train, validation, context), options.features);
-  const validationRaw = guardedScores(forest, validationFeatures, guard).subarray(context);
+  const validationSeries = concatTail(train, validation, context);
+  const validationFeatures = buildFeatures(validationSeries, options.features);
+  const validationRaw = guardedScores(
+    forest,
+    validationFeatures,
+    validationSeries.timestampsMs,
+    guard,
+  ).subarray(context);
   const calibration = fitCalibration(validationRaw);
 
   return {
@@ -111,6 +135,7 @@ export function buildDetectorModel(
     featureCenter: center,
     featureScale: scale,
     featureMaxAbsZ: guard.featureMaxAbsZ,
+    ...(guard.levelByHour ? { levelByHour: guard.levelByHour } : {}),
     forest: forest.toJSON(),
     calibration,
     threshold: thresholdForRate(options.targetAnomalyRate),
@@ -180,7 +205,7 @@ export function loadDetectorModel(model: AnyDetectorModel): LoadedDetectorModel 
     model,
     score(series) {
       const features = buildFeatures(series, model.featureConfig);
-      const raw = guardedScores(forest, features, model);
+      const raw = guardedScores(forest, features, series.timestampsMs, model);
       const scores = raw.map((r) => calibrate(model.calibration, r));
       const flags = Array.from(scores, (s) => s >= model.threshold);
       return { scores, flags, features };
@@ -400,11 +425,21 @@ function ensembleWarmup(members: readonly SerializedMember[], features: FeatureC
 /** Raw units added per robust standard deviation beyond the training range. */
 const RANGE_GUARD_PER_Z = 0.1;
 
-/** Forest scores plus the range guard (see {@link DetectorModel.featureMaxAbsZ}). */
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/**
+ * Spreads of its hour a level may exceed the hour's training maximum before it is guarded: room
+ * for one day being busier than the one learned from.
+ */
+const HOURLY_GUARD_MARGIN = 1;
+
+/** Forest scores plus the range guards (see {@link DetectorModel.featureMaxAbsZ}, `levelByHour`). */
 function guardedScores(
   forest: IsolationForest,
   features: FeatureMatrix,
-  guard: Pick<DetectorModel, 'featureCenter' | 'featureScale' | 'featureMaxAbsZ'>,
+  timestampsMs: ArrayLike<number>,
+  guard: Pick<DetectorModel, 'featureCenter' | 'featureScale' | 'featureMaxAbsZ' | 'levelByHour'>,
 ): Float64Array {
   const raw = forest.scoreMany(features.rows, features.dims);
   const bounds = guard.featureMaxAbsZ;
@@ -413,11 +448,53 @@ function guardedScores(
   const d = features.names.indexOf('value');
   if (!bounds || d < 0) return raw;
   for (let i = 0; i < features.count; i++) {
-    const z =
-      Math.abs(features.rows[i * features.dims + d]! - guard.featureCenter[d]!) / guard.featureScale[d]!;
-    raw[i] = raw[i]! + RANGE_GUARD_PER_Z * Math.max(0, z - bounds[d]!);
+    const value = features.rows[i * features.dims + d]!;
+    const z = (value - guard.featureCenter[d]!) / guard.featureScale[d]!;
+    let excess = Math.max(0, Math.abs(z) - bounds[d]!);
+    const hour = guard.levelByHour ? levelNearHour(guard.levelByHour, timestampsMs[i]!) : undefined;
+    if (hour) excess = Math.max(excess, (value - hour.max) / hour.scale - HOURLY_GUARD_MARGIN);
+    raw[i] = raw[i]! + RANGE_GUARD_PER_Z * excess;
   }
   return raw;
+}
+
+function hourOfDay(timestampMs: number): number {
+  return Math.floor((((timestampMs % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS);
+}
+
+/** The most lenient level of the hour of `timestampMs` and the hours beside it; undefined if none. */
+function levelNearHour(
+  hourly: readonly (HourlyLevel | null)[],
+  timestampMs: number,
+): HourlyLevel | undefined {
+  const hour = hourOfDay(timestampMs);
+  let lenient: HourlyLevel | undefined;
+  for (const h of [hour + 23, hour, hour + 1]) {
+    const level = hourly[h % 24];
+    if (level && (!lenient || level.max + level.scale > lenient.max + lenient.scale)) lenient = level;
+  }
+  return lenient;
+}
+
+/** The level per UTC hour over the rows after warm-up; undefined for features without a level. */
+function levelByHour(
+  m: FeatureMatrix,
+  timestampsMs: ArrayLike<number>,
+  scale: number[],
+): (HourlyLevel | null)[] | undefined {
+  const d = m.names.indexOf('value');
+  if (d < 0) return undefined;
+  const byHour: number[][] = Array.from({ length: 24 }, () => []);
+  for (let i = m.warmupPoints; i < m.count; i++) {
+    byHour[hourOfDay(timestampsMs[i]!)]!.push(m.rows[i * m.dims + d]!);
+  }
+  const floor = scale[d]! / 4;
+  return byHour.map((values) => {
+    if (values.length === 0) return null;
+    let max = Number.NEGATIVE_INFINITY;
+    for (const v of values) if (v > max) max = v;
+    return { max, scale: Math.max(robustScale(values), floor) };
+  });
 }
 
 function maxAbsZ(m: FeatureMatrix, center: number[], scale: number[]): number[] {

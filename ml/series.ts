@@ -50,6 +50,41 @@ export function sliceSeries(series: Series, start: number, end = series.values.l
   };
 }
 
+/**
+ * The series without the points that lie within `settleMs` after a gap (two timestamps more than
+ * 1.5 steps apart). Where Prometheus missed scrapes, `rate(x[W])` evaluated in the first W after
+ * the gap sees only the samples since, extrapolates them over part of its window and reads low:
+ * a dip that is the outage's, not the workload's.
+ */
+export function dropSettlingAfterGaps(
+  series: Series,
+  stepMs: number,
+  settleMs: number,
+): { series: Series; dropped: number } {
+  const n = series.values.length;
+  if (settleMs <= 0 || n < 2) return { series, dropped: 0 };
+  const keep = new Uint8Array(n).fill(1);
+  let dropped = 0;
+  let settleUntil = Number.NEGATIVE_INFINITY;
+  for (let i = 1; i < n; i++) {
+    const t = series.timestampsMs[i]!;
+    if (t - series.timestampsMs[i - 1]! > 1.5 * stepMs) settleUntil = t + settleMs;
+    if (t < settleUntil) {
+      keep[i] = 0;
+      dropped++;
+    }
+  }
+  if (dropped === 0) return { series, dropped: 0 };
+  const timestampsMs = new Float64Array(n - dropped);
+  const values = new Float64Array(n - dropped);
+  for (let i = 0, j = 0; i < n; i++) {
+    if (!keep[i]) continue;
+    timestampsMs[j] = series.timestampsMs[i]!;
+    values[j++] = series.values[i]!;
+  }
+  return { series: { name: series.name, timestampsMs, values }, dropped };
+}
+
 /** The median spacing between timestamps, robust to the odd missed scrape. */
 export function medianStepMs(series: Series): number {
   const n = series.timestampsMs.length;

@@ -67,6 +67,13 @@ export const PrometheusSourceSchema = Type.Object(
     query: Type.String({ minLength: 1 }),
     lookbackHours: Type.Number({ default: 168, exclusiveMinimum: 0 }),
     stepSeconds: Type.Integer({ default: 60, minimum: 1 }),
+    /**
+     * Seconds after a gap in the data (missed scrapes, a Prometheus outage) whose points are left
+     * out of training and scoring: `rate()` over a window that straddles the gap reads low, and
+     * would be learned as normal or alerted on as a dip. 0 keeps every point.
+     * @default the longest range selector in `query` (`rate(x[5m])`: 300)
+     */
+    gapSettleSeconds: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -38,7 +38,7 @@ const { notifyAlert, validateScoringSpec } = proxyActivities<ScoringActivities>(
 });
 
 /** Bookkeeping against the Temporal server: a failure here never holds up scoring. */
-const { ensureRetrainSchedule } = proxyActivities<ScheduleActivities>({
+const { ensureRetrainSchedule, requestRetrain } = proxyActivities<ScheduleActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumAttempts: 5 },
 });
@@ -100,7 +100,7 @@ export interface ScoreContinuouslyInput {
   readonly carried?: ScoringState;
 }
 
-/** The id of a detector's drift-started retraining: one at a time per detector. */
+/** The id of a drift-started retraining in runs from before drift went through the schedule. */
 export function retrainWorkflowId(detector: string): string {
   return `retrain-${detector}`;
 }
@@ -294,14 +294,35 @@ async function applyStep(
   state = { ...state, driftBins: new Array<number>(DRIFT_BINS).fill(0), lastDriftPsi: psi };
   if (psi > spec.scoring.driftPsi && spec.retrain.onDrift) {
     log.info('score drift detected; starting a retrain', { detector: spec.name, psi, points: total });
-    if (await startRetrain(spec, trainingTaskQueue)) {
-      state = { ...state, retrainsStarted: state.retrainsStarted + 1 };
-    }
+    const started = patched('retrain-through-schedule')
+      ? await requestScheduledRetrain(spec, trainingTaskQueue)
+      : await startRetrain(spec, trainingTaskQueue);
+    if (started) state = { ...state, retrainsStarted: state.retrainsStarted + 1 };
   }
   return state;
 }
 
-/** Starts the detector's retraining unless one is already running under the same fixed id. */
+/**
+ * Asks the detector's retraining schedule for an early run, which the schedule skips while one of
+ * its runs still trains. A Temporal server that cannot be reached now costs this drift check only:
+ * the next one asks again.
+ */
+async function requestScheduledRetrain(spec: DetectorSpec, trainingTaskQueue: string): Promise<boolean> {
+  try {
+    const { started } = await requestRetrain({ spec, trainingTaskQueue });
+    if (!started) log.info('retrain already running', { detector: spec.name });
+    return started;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('early retrain not requested', { detector: spec.name, error: String(err) });
+    return false;
+  }
+}
+
+/**
+ * Starts the detector's retraining as a child unless one is already running under the same fixed
+ * id: how runs started before retraining went through the schedule still replay.
+ */
 async function startRetrain(spec: DetectorSpec, taskQueue: string): Promise<boolean> {
   try {
     await startChild(trainDetector, {

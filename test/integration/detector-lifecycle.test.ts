@@ -1,10 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertSink } from '../../activities/scoring.js';
+import type { AlertSink, ScoreStepResult } from '../../activities/scoring.js';
 import { createDetectorMetrics } from '../../clients/metrics.js';
 import { loadConfig } from '../../config/config.js';
 import { ENSEMBLE_SCHEMA_VERSION, loadDetectorModel } from '../../ml/detector-model.js';
@@ -78,7 +80,8 @@ describe('detector lifecycle on a real Temporal dev server', () => {
       });
       await waitFor(async () => {
         const { stage } = await handle.query(promotionQuery);
-        if (stage === 'decided') throw new Error(`decided without approval: ${(await handle.result()).reason}`);
+        if (stage === 'decided')
+          throw new Error(`decided without approval: ${(await handle.result()).reason}`);
         return stage === 'awaiting-approval';
       }, 150_000);
       await expect(
@@ -199,7 +202,101 @@ describe('detector lifecycle on a real Temporal dev server', () => {
       'version="1"} 1',
     );
   });
+
+  it('a scoring worker restart neither skips nor scores twice a point, nor alerts twice', async () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      TRAINING_TASK_QUEUE: 'training-restart',
+      SCORING_TASK_QUEUE: 'scoring-restart',
+    });
+    const alerts: string[] = [];
+    const sink: AlertSink = {
+      fire: async () => alerts.push('fire'),
+      resolve: async () => alerts.push('resolve'),
+    };
+    const scoringWorker = () =>
+      createScoringWorker({
+        connection: env.nativeConnection,
+        client: env.client,
+        config,
+        metrics: createDetectorMetrics(new Registry()),
+        alerts: sink,
+      });
+    const spec = {
+      name: 'restart',
+      source: { kind: 'simulated', workload: 'shop/frontend', days: 0.2, stepSeconds: 1, seed: 11 },
+      model: { trees: 50 },
+      scoring: { stepSeconds: 2, alertAfterSteps: 1, resolveAfterSteps: 2 },
+      retrain: { onDrift: false },
+    };
+    const training = await createTrainingWorker({ connection: env.nativeConnection, config });
+    await training.runUntil(
+      env.client.workflow.execute(trainDetector, {
+        taskQueue: 'training-restart',
+        workflowId: 'train-restart-1',
+        args: [spec as never],
+      }),
+    );
+
+    const handle = await env.client.workflow.start(scoreContinuously, {
+      taskQueue: 'scoring-restart',
+      workflowId: 'score-restart',
+      args: [{ spec: spec as never, trainingTaskQueue: 'training-restart' }],
+    });
+    const first = await scoringWorker();
+    await first.runUntil(waitFor(async () => (await handle.query(statusQuery)).totalSteps >= 3, 30_000));
+    // No worker polls the queue for a while: the steps due meanwhile wait for the next worker.
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+    const second = await scoringWorker();
+    const status = await second.runUntil(async () => {
+      await waitFor(async () => (await handle.query(statusQuery)).totalSteps >= 8, 30_000);
+      await handle.signal(pauseSignal);
+      await waitFor(async () => (await handle.query(statusQuery)).paused);
+      return handle.query(statusQuery);
+    });
+    await handle.terminate('test finished');
+
+    const steps = await scoreSteps(handle);
+    expect(steps.length).toBeGreaterThanOrEqual(8);
+    // Each step starts where the previous one's newest point ended: the restart's catch-up step
+    // covers the seconds without a worker, once.
+    for (let i = 1; i < steps.length; i++) {
+      expect(steps[i]!.afterMs).toBe(steps[i - 1]!.lastTimestampMs ?? steps[i - 1]!.afterMs);
+    }
+    const caughtUp = Math.max(...steps.map((step) => step.points));
+    expect(caughtUp).toBeGreaterThanOrEqual(5);
+    expect(status.totalPoints).toBe(steps.reduce((n, step) => n + step.points, 0));
+    expect(status.gaps).toEqual([]);
+    // Every fire was followed by its resolve before the next fire: one alert per episode.
+    expect(alerts.join(' ')).not.toMatch(/fire fire/);
+    expect(alerts.filter((a) => a === 'fire')).toHaveLength(status.alertsFired);
+  });
 });
+
+/** The input window and the newest point of every scoreStep the loop's first run completed. */
+async function scoreSteps(handle: WorkflowHandle) {
+  const history = await handle.fetchHistory();
+  const scheduled = new Map<string, { afterMs: number }>();
+  const steps: { afterMs: number; points: number; lastTimestampMs?: number }[] = [];
+  for (const event of history.events ?? []) {
+    const attributes = event.activityTaskScheduledEventAttributes;
+    if (attributes?.activityType?.name === 'scoreStep') {
+      const [input] = attributes.input!.payloads!.map((p) => defaultPayloadConverter.fromPayload(p));
+      scheduled.set(String(event.eventId), input as { afterMs: number });
+    }
+    const completed = event.activityTaskCompletedEventAttributes;
+    const input = completed && scheduled.get(String(completed.scheduledEventId));
+    if (completed && input) {
+      const result = defaultPayloadConverter.fromPayload<ScoreStepResult>(completed.result!.payloads![0]!);
+      steps.push({
+        afterMs: input.afterMs,
+        points: result.points,
+        ...(result.lastTimestampMs !== undefined ? { lastTimestampMs: result.lastTimestampMs } : {}),
+      });
+    }
+  }
+  return steps;
+}
 
 function second_f1(decisions: { metrics?: Record<string, number> }[]): number {
   return decisions[1]!.metrics!.f1!;

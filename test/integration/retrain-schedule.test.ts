@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureRetrainSchedule, triggerRetrain } from '../../clients/schedules.js';
+import { ensureRetrainSchedule, requestRetrain, retrainScheduleId } from '../../clients/schedules.js';
 import { loadConfig } from '../../config/config.js';
 import { parseDetectorSpec } from '../../ml/spec.js';
 import { createFileModelRegistry } from '../../registry/model-registry.js';
@@ -50,10 +50,10 @@ describe('retraining schedule on a real Temporal dev server', () => {
 
     const registry = createFileModelRegistry(dataDir);
     await worker.runUntil(async () => {
-      await triggerRetrain(env.client, 'sched');
+      expect(await requestRetrain(env.client, { spec, taskQueue: 'training-sched' })).toBe('started');
       await waitFor(async () => (await handle.describe()).info.runningActions.length === 1);
-      // A drift trigger while the first retrain still runs is skipped, not queued.
-      await triggerRetrain(env.client, 'sched');
+      // A drift request while the first retrain still runs is skipped, not queued.
+      expect(await requestRetrain(env.client, { spec, taskQueue: 'training-sched' })).toBe('already-running');
       await waitFor(async () => (await registry.getAlias('sched', 'champion')) === 1);
       await waitFor(async () => (await handle.describe()).info.runningActions.length === 0);
     });
@@ -61,6 +61,31 @@ describe('retraining schedule on a real Temporal dev server', () => {
     const info = (await handle.describe()).info;
     expect(info.recentActions).toHaveLength(1);
     expect((await registry.listVersions('sched')).map((v) => v.version)).toEqual([1]);
+    await handle.delete();
+  });
+
+  it('creates the schedule when a drift request finds none, and starts its run', async () => {
+    const spec = parseDetectorSpec({
+      name: 'sched-late',
+      source: { kind: 'simulated', days: 2, stepSeconds: 300 },
+      model: { trees: 20 },
+    });
+    const config = loadConfig({ DATA_DIR: dataDir, TRAINING_TASK_QUEUE: 'training-sched-late' });
+    const worker = await createTrainingWorker({ connection: env.nativeConnection, config });
+    const registry = createFileModelRegistry(dataDir);
+
+    await worker.runUntil(async () => {
+      expect(await requestRetrain(env.client, { spec, taskQueue: 'training-sched-late' })).toBe('started');
+      await waitFor(async () => (await registry.getAlias('sched-late', 'champion')) === 1);
+    });
+
+    const handle = env.client.schedule.getHandle(retrainScheduleId('sched-late'));
+    const described = await handle.describe();
+    expect(described.action).toMatchObject({
+      workflowType: 'trainDetector',
+      taskQueue: 'training-sched-late',
+    });
+    expect(described.info.recentActions).toHaveLength(1);
     await handle.delete();
   });
 });

@@ -3,7 +3,8 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NotifyAlertInput, ScoreStepInput, ScoreStepResult } from '../../activities/scoring.js';
 import type { EvaluationMetrics } from '../../activities/training.js';
-import { parseDetectorSpec } from '../../ml/spec.js';
+import { retrainScheduleAction } from '../../clients/schedules.js';
+import { type DetectorSpec, parseDetectorSpec } from '../../ml/spec.js';
 import { WORKFLOWS_PATH } from '../../workers/training-worker.js';
 import { scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
 import { startTimeSkippingServer } from '../support/temporal.js';
@@ -14,7 +15,10 @@ const DAY_MS = 86_400_000;
 /**
  * A simulated week of the scoring loop on the time-skipping server, with fake activities: the
  * workflow logic (timers, continue-as-new, catch-up, alert episodes, drift, retrain, promotion)
- * is what is under test, in seconds instead of days.
+ * is what is under test, in seconds instead of days. The time-skipping server has no Schedules,
+ * so the test plays the detector's retraining schedule: it starts the schedule's action every
+ * `retrain.everyHours` and on the loop's drift requests, skipping while a run still trains, as
+ * the overlap policy SKIP does (the real schedule is tested on the dev server).
  */
 describe('scoreContinuously through a simulated week', () => {
   let env: TestWorkflowEnvironment;
@@ -27,13 +31,14 @@ describe('scoreContinuously through a simulated week', () => {
     await env?.teardown();
   });
 
-  it('scores every step once, alerts once per episode, retrains on drift and follows the promotion', async () => {
-    const world = createFakeWorld();
+  it('scores every step once, alerts once per episode, retrains on schedule and on drift, and follows each promotion', async () => {
     const spec = parseDetectorSpec({
       name: 'week',
       source: { kind: 'simulated', stepSeconds: 900 },
       scoring: { continueAsNewAfterSteps: 100, driftMinPoints: 96, resolveAfterSteps: 4 },
+      retrain: { everyHours: 72 },
     });
+    const world = createFakeWorld((trigger) => startScheduledRun(env, spec, trigger));
     const scoring = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: 'scoring-week',
@@ -54,7 +59,11 @@ describe('scoreContinuously through a simulated week', () => {
           workflowId: 'score-week',
           args: [{ spec, trainingTaskQueue: 'training-week' }],
         });
-        await env.sleep(7 * DAY_MS);
+        for (let hours = 24; hours <= 7 * 24; hours += 24) {
+          await env.sleep(DAY_MS);
+          if (hours % spec.retrain.everyHours === 0) await world.schedule.fire('interval');
+        }
+        await world.schedule.idle();
         const result = await handle.query(statusQuery);
         await handle.terminate('end of the simulated week');
         return result;
@@ -90,18 +99,75 @@ describe('scoreContinuously through a simulated week', () => {
     expect(status.alertsFired).toBe(2);
     expect(status.anomaliesOpen).toBe(0);
 
-    // Drift after day 4 started one retrain; it promoted version 2, which the loop then scored with.
+    // The schedule retrained on days 3 and 6. Version 2, trained on day 3, met the drift of day 4;
+    // the loop asked for an early retrain, whose version 3 no longer drifted. Each run promoted
+    // its version, and the loop scored with every new champion in turn.
+    expect(world.schedule.runs).toEqual([
+      { trigger: 'interval', version: 2 },
+      { trigger: 'drift', version: 3 },
+      { trigger: 'interval', version: 4 },
+    ]);
+    expect(world.schedule.skipped).toBe(0);
     expect(status.retrainsStarted).toBe(1);
-    expect(world.champion).toBe(2);
-    expect(status.modelVersion).toBe(2);
+    expect(world.champion).toBe(4);
+    expect(status.modelVersion).toBe(4);
+    expect(world.versionsScored).toEqual([1, 2, 3, 4]);
     expect(status.lastDriftPsi).toBeLessThan(0.25);
   });
 });
 
-function createFakeWorld() {
+type Trigger = 'interval' | 'drift';
+
+/**
+ * Starts what the retraining schedule's action starts, under the id a schedule would give it. Not
+ * awaited through the time-skipping client, whose result() would unlock time skipping beside the
+ * test's own sleeps; the fake training activities report the run's end instead.
+ */
+async function startScheduledRun(env: TestWorkflowEnvironment, spec: DetectorSpec, trigger: Trigger) {
+  const action = retrainScheduleAction(spec, 'training-week');
+  await env.client.workflow.start(action.workflowType, {
+    workflowId: `${action.workflowId}-${trigger}-${Date.now()}`,
+    taskQueue: action.taskQueue,
+    args: action.args,
+  });
+}
+
+/** The schedule's overlap policy SKIP: a firing while a run still trains starts nothing. */
+function createFakeSchedule(start: (trigger: Trigger) => Promise<void>) {
+  let training: Trigger | undefined;
+  const schedule = {
+    runs: [] as { trigger: Trigger; version: number }[],
+    skipped: 0,
+    async fire(trigger: Trigger): Promise<boolean> {
+      if (training) {
+        schedule.skipped++;
+        return false;
+      }
+      training = trigger;
+      await start(trigger);
+      return true;
+    },
+    /** Called by the last activity of a training run. */
+    finished(version: number): void {
+      if (training) schedule.runs.push({ trigger: training, version });
+      training = undefined;
+    },
+    async idle(): Promise<void> {
+      while (training) await new Promise((resolve) => setTimeout(resolve, 50));
+    },
+  };
+  return schedule;
+}
+
+function createFakeWorld(start: (trigger: Trigger) => Promise<void>) {
   const world = {
     champion: 1,
     versions: 1,
+    schedule: createFakeSchedule(start),
+    /** Day of the simulated week each version was trained on; version 1 before it began. */
+    trainedOnDay: { 1: Number.NEGATIVE_INFINITY } as Record<number, number>,
+    versionsScored: [] as number[],
+    nowMs: 0,
     startMs: undefined as number | undefined,
     scored: [] as [number, number][],
     failedCalls: 0,
@@ -125,8 +191,13 @@ function createFakeWorld() {
       world.schedulesEnsured++;
       return 'retrain-schedule-week';
     },
+    async requestRetrain() {
+      return { started: await world.schedule.fire('drift') };
+    },
     async scoreStep({ afterMs, untilMs }: ScoreStepInput): Promise<ScoreStepResult> {
       world.startMs ??= untilMs;
+      world.nowMs = untilMs;
+      if (world.versionsScored.at(-1) !== world.champion) world.versionsScored.push(world.champion);
       const d = day(untilMs);
       if (d > 2.4 && d < 2.5) {
         world.failedCalls++;
@@ -142,8 +213,9 @@ function createFakeWorld() {
       let flagged = 0;
       for (let k = first; k <= last; k++) {
         if (anomalous(k * STEP_MS)) flagged++;
-        // Version 1 sees drifted data from day 4 on: its scores pile up in the top decile.
-        const drifted = world.champion === 1 && day(k * STEP_MS) > 4;
+        // The data drifts on day 4: a version trained before it sees its scores pile up in the
+        // top decile from then on.
+        const drifted = day(k * STEP_MS) > 4 && world.trainedOnDay[world.champion]! < 4;
         bins[drifted ? 9 : world.spread++ % 10]!++;
       }
       return {
@@ -196,13 +268,17 @@ function createFakeWorld() {
     },
     async registerModel() {
       world.versions++;
+      world.trainedOnDay[world.versions] = day(world.nowMs);
       return { detector: 'week', version: world.versions, checksum: 'x' };
     },
     async setChampion({ version }: { version: number }) {
       world.champion = version;
+      world.schedule.finished(version);
     },
     async setChallenger() {},
-    async recordDecision() {},
+    async recordDecision({ version }: { version: number }) {
+      world.schedule.finished(version);
+    },
   };
   return world;
 }

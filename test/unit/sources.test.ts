@@ -42,3 +42,51 @@ describe('reading a simulated source', () => {
     });
   });
 });
+
+describe('reading a Prometheus source', () => {
+  const minute = Date.parse('2026-12-04T10:00:00Z');
+  // One point every 10 s, with a 2-minute outage after the first minute.
+  const timestampsMs = [
+    ...Array.from({ length: 6 }, (_, i) => minute + i * 10_000),
+    ...Array.from({ length: 12 }, (_, i) => minute + 180_000 + i * 10_000),
+  ];
+  const prometheus = () => ({
+    queryRange: async () => [
+      {
+        name: 'cpu',
+        labels: {},
+        timestampsMs: Float64Array.from(timestampsMs),
+        values: Float64Array.from(timestampsMs, () => 1),
+      },
+    ],
+    query: async () => [],
+    health: async () => ({ ready: true }),
+  });
+  const readers = createSourceReaders({ prometheus: prometheus as never });
+  const source = (extra: Record<string, unknown>) =>
+    parseDetectorSpec({
+      name: 'prom',
+      source: { kind: 'prometheus', url: 'http://prom:9090', stepSeconds: 10, ...extra },
+    }).source;
+
+  it("leaves out the points of the query's rate window after a gap", async () => {
+    const { series } = await readers.read(
+      source({ query: 'sum(rate(cpu_seconds_total[1m]))' }),
+      minute + 300_000,
+    );
+
+    expect(series.values.length).toBe(timestampsMs.length - 6);
+    expect(series.timestampsMs[6]).toBe(minute + 240_000);
+  });
+
+  it('keeps every point when the query has no range or settling is turned off', async () => {
+    const gauge = await readers.read(source({ query: 'sum(memory_bytes)' }), minute + 300_000);
+    const off = await readers.read(
+      source({ query: 'sum(rate(cpu_seconds_total[1m]))', gapSettleSeconds: 0 }),
+      minute + 300_000,
+    );
+
+    expect(gauge.series.values.length).toBe(timestampsMs.length);
+    expect(off.series.values.length).toBe(timestampsMs.length);
+  });
+});

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   catalogueEntry,
+  durationMs,
   escapePromqlString,
   escapeRegex,
+  longestRangeMs,
   promqlCatalogue,
   renderQuery,
   renderWorkloadQueries,
@@ -127,5 +129,28 @@ describe('escaping helpers', () => {
 
   it('escapes every RE2 metacharacter', () => {
     expect(escapeRegex('.+*?()|[]{}^$\\')).toBe('\\.\\+\\*\\?\\(\\)\\|\\[\\]\\{\\}\\^\\$\\\\');
+  });
+});
+
+describe('PromQL ranges', () => {
+  it('reads durations with several units and refuses what is not one', () => {
+    expect(durationMs('90s')).toBe(90_000);
+    expect(durationMs('1h30m')).toBe(5_400_000);
+    expect(durationMs('250ms')).toBe(250);
+    expect(durationMs('5 m')).toBeNaN();
+  });
+
+  it('finds the longest range selector, counting a subquery by its range', () => {
+    expect(longestRangeMs('sum(rate(a[10s])) / sum(rate(b[5m]))')).toBe(300_000);
+    expect(longestRangeMs('max_over_time(rate(a[1m])[1h:30s])')).toBe(3_600_000);
+    expect(longestRangeMs('sum(container_memory_working_set_bytes{pod=~"x-.*"})')).toBe(0);
+  });
+
+  it('reads the window of every rendered catalogue query', () => {
+    const queries = renderWorkloadQueries({ namespace: 'shop', workload: 'frontend' }, { window: '2m' });
+
+    for (const [id, query] of Object.entries(queries)) {
+      expect(longestRangeMs(query), id).toBe(query.includes('[2m]') ? 120_000 : 0);
+    }
   });
 });
