@@ -86,7 +86,7 @@ Threshold shown: the standard profile's (${String(standard.threshold)}).</p>
 <h2>Against a static threshold at equal recall</h2>
 <p>Over ${s.files} files with labelled windows (${fmt(s.scoredDays, 1)} days scored). An alert episode groups detections no more than ${fmt(s.episodeGapMinutes, 0)} min apart; a false alarm is an episode that touches no window. Delay: window start to first detection.</p>
 <table><tr><th></th><th>recall</th><th>false alarms / day</th><th>median delay (min)</th></tr>${side(esc(input.detector), s.detector)}${side('static threshold', s.staticThreshold)}</table>
-<p>Gradual windows (both detect, the static rule is not firing at the window start): ${s.gradualWindows}; median gain of the detector: ${s.medianGainOnGradualMinutes === null ? '–' : `${fmt(s.medianGainOnGradualMinutes, 0)} min`}.</p>
+<p>Windows both detect where the static rule is not firing at the window start: ${s.comparableWindows}; the detector is earlier by a median of ${s.medianGainMinutes === null ? '–' : `${fmt(s.medianGainMinutes, 0)} min`}. Of them, ${s.gradualWindows} build up gradually (the value creeps to the threshold instead of jumping over it); there the median gain is ${s.medianGainOnGradualMinutes === null ? '–' : `${fmt(s.medianGainOnGradualMinutes, 0)} min`}.</p>
 <h2>Per file (standard profile)</h2>
 <table><tr><th>file</th><th>score</th><th>windows</th><th>TP</th><th>FP</th><th>FN</th><th>TN</th></tr>${fileRows}</table>
 <p class="legend"><span style="color:#2b6cb0">■ value</span><span style="color:#555">■ anomaly score</span><span style="color:#c53030">▲ detection</span><span style="color:#d69e2e">■ labelled window</span><span style="color:#999">■ probation</span></p>

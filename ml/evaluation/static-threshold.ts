@@ -76,8 +76,16 @@ export interface AlertComparisonSummary {
   readonly detector: AlertSideSummary;
   readonly staticThreshold: AlertSideSummary;
   /** Windows both detect where the static rule was not yet firing at the window's first row. */
+  readonly comparableWindows: number;
+  /** Median of (static delay - detector delay) over comparable windows; positive: the detector is earlier. */
+  readonly medianGainMinutes: number | null;
+  /**
+   * Comparable windows whose anomaly builds up: the value crept up to the rule's threshold
+   * rather than jumping over it (see {@link buildsUpGradually}). On a jump both fire at the
+   * same row, and no detector can be earlier.
+   */
   readonly gradualWindows: number;
-  /** Median of (static delay - detector delay) over gradual windows; positive means the detector is earlier. */
+  /** Median of (static delay - detector delay) over gradual windows; positive: the detector is earlier. */
   readonly medianGainOnGradualMinutes: number | null;
   readonly perFile: readonly FileAlertComparison[];
 }
@@ -193,9 +201,11 @@ export function compareWithStaticThreshold(
 ): AlertComparisonSummary {
   const gapMs = options.episodeGapMs ?? 3_600_000;
   const perFile: FileAlertComparison[] = [];
+  const inputs: AlertComparisonFile[] = [];
   for (const file of files) {
     const windows = scoredWindows(file).length;
     if (windows === 0) continue;
+    inputs.push(file);
     const detector = alertOutcome(file, file.detectorAlerts, gapMs);
     const caught = detector.delaysMs.filter((d) => d !== null).length;
     const best = bestStaticRule(file, caught, gapMs);
@@ -227,15 +237,19 @@ export function compareWithStaticThreshold(
     };
   };
   const gains: number[] = [];
-  for (const f of perFile) {
+  const gradualGains: number[] = [];
+  for (const [k, f] of perFile.entries()) {
+    const input = inputs[k]!;
+    const rows = scoredWindows(input);
     for (let w = 0; w < f.windows; w++) {
       const d = f.detector.delaysMs[w];
       const s = f.staticRule.delaysMs[w];
       if (d === null || d === undefined || s === null || s === undefined || s === 0) continue;
       gains.push(s - d);
+      if (buildsUpGradually(input, rows[w]![0], s, f.rule.threshold)) gradualGains.push(s - d);
     }
   }
-  const gainMs = median(gains);
+  const minutes = (ms: number | null) => (ms === null ? null : ms / 60_000);
   return {
     files: perFile.length,
     windows,
@@ -243,8 +257,41 @@ export function compareWithStaticThreshold(
     episodeGapMinutes: gapMs / 60_000,
     detector: side((f) => f.detector),
     staticThreshold: side((f) => f.staticRule),
-    gradualWindows: gains.length,
-    medianGainOnGradualMinutes: gainMs === null ? null : gainMs / 60_000,
+    comparableWindows: gains.length,
+    medianGainMinutes: minutes(median(gains)),
+    gradualWindows: gradualGains.length,
+    medianGainOnGradualMinutes: minutes(median(gradualGains)),
     perFile,
   };
+}
+
+/**
+ * The step into the rule's first firing row may cover at most this share of the way from the
+ * window's baseline to the threshold for the anomaly to count as building up.
+ */
+export const GRADUAL_JUMP_SHARE = 0.5;
+
+/**
+ * Whether a window's anomaly crept up to the static rule's threshold rather than jumping over it:
+ * the step from the row before the rule's first firing row to that row covers less than
+ * {@link GRADUAL_JUMP_SHARE} of the distance from the baseline (the median of the day before the
+ * window) to the threshold.
+ */
+export function buildsUpGradually(
+  file: Pick<AlertComparisonFile, 'timestampsMs' | 'values'>,
+  windowFirstRow: number,
+  staticDelayMs: number,
+  threshold: number,
+): boolean {
+  const ts = file.timestampsMs;
+  let fired = windowFirstRow;
+  while (fired < ts.length - 1 && ts[fired]! - ts[windowFirstRow]! < staticDelayMs) fired++;
+  if (fired === 0) return false;
+  let from = windowFirstRow;
+  while (from > 0 && ts[windowFirstRow]! - ts[from - 1]! <= DAY_MS) from--;
+  const before: number[] = [];
+  for (let i = from; i < windowFirstRow; i++) before.push(file.values[i]!);
+  const baseline = median(before) ?? file.values[windowFirstRow]!;
+  const step = Math.abs(file.values[fired]! - file.values[fired - 1]!);
+  return step < GRADUAL_JUMP_SHARE * Math.abs(threshold - baseline);
 }

@@ -3,6 +3,7 @@ import {
   type AlertComparisonFile,
   alertEpisodes,
   bestStaticRule,
+  buildsUpGradually,
   compareWithStaticThreshold,
 } from '../../ml/evaluation/static-threshold.js';
 
@@ -62,8 +63,43 @@ describe('comparison with a static threshold', () => {
     expect(summary.perFile[0]!.rule).toEqual({ direction: 'above', threshold: 5 });
     expect(summary.detector.recall).toBeCloseTo(1, 12);
     expect(summary.staticThreshold.recall).toBeCloseTo(1, 12);
+    expect(summary.comparableWindows).toBe(1);
+    expect(summary.medianGainMinutes).toBeCloseTo(2 * 5, 9);
     expect(summary.gradualWindows).toBe(1);
     expect(summary.medianGainOnGradualMinutes).toBeCloseTo(2 * 5, 9);
     expect(summary.detector.falseAlarmsPerDay).toBe(0);
+  });
+
+  it('counts a window that jumps over the threshold as comparable but not gradual', () => {
+    // Both fire at the jump: nothing could have seen it coming.
+    const values = [1, 1, 1, 1, 1, 1, 1, 6, 6, 1, 1, 1];
+    const alerts = values.map((_, i) => i === 7);
+    const summary = compareWithStaticThreshold([file(values, [[6, 9]], alerts)], { episodeGapMs: 60_000 });
+
+    expect(summary.comparableWindows).toBe(1);
+    expect(summary.medianGainMinutes).toBe(0);
+    expect(summary.gradualWindows).toBe(0);
+    expect(summary.medianGainOnGradualMinutes).toBeNull();
+  });
+});
+
+describe('buildsUpGradually', () => {
+  const ramp = { timestampsMs: [0, 1, 2, 3, 4, 5, 6].map((i) => i * STEP_MS), values: [2, 2, 2, 3, 4, 5, 6] };
+
+  it('takes a rise in steps of less than half the way to the threshold as building up', () => {
+    // Baseline 2, threshold 6: the last step (5 to 6) is a quarter of the way.
+    expect(buildsUpGradually(ramp, 3, 3 * STEP_MS, 6)).toBe(true);
+  });
+
+  it('takes a step of half the way or more as a jump', () => {
+    const jump = { ...ramp, values: [2, 2, 2, 2, 2, 2, 6] };
+    expect(buildsUpGradually(jump, 3, 3 * STEP_MS, 6)).toBe(false);
+    const halfway = { ...ramp, values: [2, 2, 2, 2, 2, 4, 6] };
+    expect(buildsUpGradually(halfway, 3, 3 * STEP_MS, 6)).toBe(false);
+  });
+
+  it('works downwards, on a drop towards a lower threshold', () => {
+    const drop = { ...ramp, values: [9, 9, 9, 8, 7, 6, 5] };
+    expect(buildsUpGradually(drop, 3, 3 * STEP_MS, 5)).toBe(true);
   });
 });
