@@ -2,12 +2,15 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError } from 'fastify';
+import fastifyMetricsModule from 'fastify-metrics';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import Type from 'typebox';
 import { explainModels } from '../ml/detector-model.js';
 import { parseTimestamp } from '../ml/series.js';
 import { ModelIntegrityError, ModelNotFoundError, type ModelRegistry } from '../registry/model-registry.js';
 import { API_ERRORS, ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js';
+import { createApiMetrics } from './metrics.js';
 import { ModelCache } from './model-cache.js';
 
 export interface AppOptions {
@@ -22,6 +25,13 @@ export interface AppOptions {
    * client. @default the registry's aliases are set directly, with the same decision recorded
    */
   readonly rollback?: (input: RollbackInput) => Promise<RollbackResult>;
+  /**
+   * Where `GET /metrics` reads from: request durations per route, inference time, points and
+   * anomalies scored, and the model versions served. @default a registry of this app's own
+   */
+  readonly metricsRegistry?: Registry;
+  /** Also export the process's CPU, memory, event-loop and GC metrics. @default true */
+  readonly processMetrics?: boolean;
 }
 
 export interface RollbackInput {
@@ -97,6 +107,11 @@ const PredictResponse = Type.Object({
   ),
 });
 
+// A CommonJS module with an `exports.default`: Node hands ESM the whole exports object, bundlers
+// that honour `__esModule` hand over the plugin itself.
+const fastifyMetrics = ((fastifyMetricsModule as unknown as { default?: unknown }).default ??
+  fastifyMetricsModule) as typeof fastifyMetricsModule.default;
+
 /** Builds the gateway; `listen` is left to the caller so tests can use `inject` without a port. */
 export async function buildApp(options: AppOptions) {
   const cache = options.modelCache ?? new ModelCache({ registry: options.registry });
@@ -116,6 +131,26 @@ export async function buildApp(options: AppOptions) {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const metrics = createApiMetrics(options.metricsRegistry ?? new Registry());
+  await app.register(fastifyMetrics, {
+    endpoint: '/metrics',
+    defaultMetrics: { enabled: options.processMetrics ?? true, register: metrics.registry },
+    routeMetrics: {
+      enabled: { histogram: true, summary: false },
+      routeBlacklist: ['/metrics', '/health/live', '/health/ready'],
+      overrides: {
+        histogram: {
+          name: 'anomaly_detector_api_request_duration_seconds',
+          help: 'Time to answer an API request, by route, method and status code.',
+          buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+          registers: [metrics.registry],
+        },
+        // Created even when disabled; kept out of the process-wide registry so apps can coexist.
+        summary: { registers: [metrics.registry] },
+      },
+    },
+  });
 
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     const body = toErrorBody(err, options.bodyLimitBytes ?? 1_048_576, request.body);
@@ -281,14 +316,13 @@ export async function buildApp(options: AppOptions) {
           models: explainModels(scored, i),
         });
       }
+      const durationMs = performance.now() - started;
+      metrics.inferenceDuration.observe({ detector }, durationMs / 1000);
+      metrics.modelInfo.set({ detector, version: String(served.version) }, 1);
+      metrics.pointsScored.inc({ detector }, values.length);
+      metrics.anomaliesFlagged.inc({ detector }, anomalies.length);
       request.log.info(
-        {
-          detector,
-          version: served.version,
-          points: values.length,
-          anomalies: anomalies.length,
-          durationMs: performance.now() - started,
-        },
+        { detector, version: served.version, points: values.length, anomalies: anomalies.length, durationMs },
         'scored window',
       );
       return {

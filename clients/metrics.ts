@@ -71,19 +71,8 @@ export function createDetectorMetrics(registry: Registry): DetectorMetrics {
     labelNames: ['detector', 'namespace', 'workload'],
     registers,
   });
-  const modelInfo = new Gauge({
-    name: 'anomaly_detector_model_info',
-    help: 'Model version a detector scores with; the value is always 1.',
-    labelNames: ['detector', 'version'],
-    registers,
-  });
-  const inferenceDuration = new Histogram({
-    name: 'anomaly_detector_inference_duration_seconds',
-    help: 'Time to score one window of a detector, features included.',
-    labelNames: ['detector'],
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers,
-  });
+  const modelInfo = createModelInfo(registry);
+  const inferenceDuration = createInferenceDuration(registry);
   const scoringLag = new Histogram({
     name: 'anomaly_detector_scoring_lag_seconds',
     help: 'Delay between the timestamp of the newest scored point and the time it was scored.',
@@ -124,6 +113,27 @@ export function createDetectorMetrics(registry: Registry): DetectorMetrics {
       anomalous.remove(picked);
     },
   };
+}
+
+/** Which model version a detector scores with, as an info metric: the workers and the API both export it. */
+export function createModelInfo(registry: Registry): Gauge<'detector' | 'version'> {
+  return new Gauge({
+    name: 'anomaly_detector_model_info',
+    help: 'Model version a detector scores with; the value is always 1.',
+    labelNames: ['detector', 'version'],
+    registers: [registry],
+  });
+}
+
+/** Time to score a window, in the scoring loop and behind POST /predict alike. */
+export function createInferenceDuration(registry: Registry): Histogram<'detector'> {
+  return new Histogram({
+    name: 'anomaly_detector_inference_duration_seconds',
+    help: 'Time to score one window of a detector, features included.',
+    labelNames: ['detector'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
 }
 
 function pickSeriesLabels(labels: SeriesLabels): Record<SeriesLabelName, string> {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../api/app.js';
 import { API_ERRORS, type ApiErrorCode } from '../../api/errors.js';
@@ -284,6 +285,45 @@ describe('POST /predict and health routes', () => {
 
     expect(response.statusCode).toBe(503);
     expect(response.json()).toEqual(errorBody('NO_CHAMPION', "detector 'untried' has no champion model yet"));
+  });
+
+  it('exports request durations, inference time, points scored and the version served at GET /metrics', async () => {
+    const metricsRegistry = new Registry();
+    const observed = await buildApp({ registry, logger: false, metricsRegistry, processMetrics: false });
+    try {
+      const scored = await observed.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: { detector: 'web-latency', timestamps, values },
+      });
+      await observed.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: { detector: 'nope', timestamps, values },
+      });
+      await observed.inject({ method: 'GET', url: '/health/live' });
+      const response = await observed.inject({ method: 'GET', url: '/metrics' });
+
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toContain('text/plain');
+      const text = response.body;
+      const flagged = (scored.json().flags as boolean[]).filter(Boolean).length;
+      expect(text).toContain('anomaly_detector_predict_points_total{detector="web-latency"} 200');
+      expect(text).toContain(`anomaly_detector_predict_anomalies_total{detector="web-latency"} ${flagged}`);
+      expect(text).toContain('anomaly_detector_model_info{detector="web-latency",version="1"} 1');
+      expect(text).toContain('anomaly_detector_inference_duration_seconds_count{detector="web-latency"} 1');
+      expect(text).toMatch(
+        /anomaly_detector_api_request_duration_seconds_count\{method="POST",route="\/predict",status_code="200"\} 1/,
+      );
+      expect(text).toMatch(
+        /anomaly_detector_api_request_duration_seconds_count\{method="POST",route="\/predict",status_code="404"\} 1/,
+      );
+      // Probes and scrapes come every few seconds and would drown the request metrics.
+      expect(text).not.toContain('route="/health/live"');
+      expect(text).not.toContain('process_cpu_seconds_total');
+    } finally {
+      await observed.close();
+    }
   });
 
   it('answers 404 with the catalogue body shape for an unknown route', async () => {
