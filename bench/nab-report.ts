@@ -58,7 +58,7 @@ export function renderNabReport(input: NabReportInput): string {
   ).join('');
   const s = input.staticThreshold;
   const side = (label: string, v: AlertComparisonSummary['detector']) =>
-    `<tr><td>${label}</td><td>${fmt(100 * v.recall, 1)}%</td><td>${fmt(v.falseAlarmsPerDay, 3)}</td><td>${v.medianDelayMinutes === null ? '–' : fmt(v.medianDelayMinutes, 0)}</td></tr>`;
+    `<tr><td>${label}</td><td>${fmt(100 * v.recall, 1)}%</td><td>${fmt(v.falseAlarmsPerDay, 3)}</td><td>${fmt(v.falsePositiveRowsPerDay, 3)}</td><td>${v.medianDelayMinutes === null ? '–' : fmt(v.medianDelayMinutes, 0)}</td></tr>`;
   const fileRows = standard.files
     .map(
       (f) =>
@@ -84,8 +84,8 @@ Threshold shown: the standard profile's (${String(standard.threshold)}).</p>
 <table><tr><th>profile</th><th>normalised</th><th>raw</th><th>threshold</th><th>null</th><th>perfect</th></tr>${profileRows}</table>
 <table><tr><th>detector</th><th>standard</th></tr><tr><td>${esc(input.detector)} (this run)</td><td>${fmt(standard.normalisedScore, 1)}</td></tr>${published}</table>
 <h2>Against a static threshold at equal recall</h2>
-<p>Over ${s.files} files with labelled windows (${fmt(s.scoredDays, 1)} days scored). An alert episode groups detections no more than ${fmt(s.episodeGapMinutes, 0)} min apart; a false alarm is an episode that touches no window. Delay: window start to first detection.</p>
-<table><tr><th></th><th>recall</th><th>false alarms / day</th><th>median delay (min)</th></tr>${side(esc(input.detector), s.detector)}${side('static threshold', s.staticThreshold)}</table>
+<p>Over ${s.files} files with labelled windows (${fmt(s.scoredDays, 1)} days scored). An alert episode groups detections no more than ${fmt(s.episodeGapMinutes, 0)} min apart; a false alarm is an episode that touches no window, the page an on-call engineer gets; false positive rows count every flagged row outside the windows, as NAB does. Delay: window start to first detection.</p>
+<table><tr><th></th><th>recall</th><th>false alarms / day</th><th>false positive rows / day</th><th>median delay (min)</th></tr>${side(esc(input.detector), s.detector)}${side('static threshold', s.staticThreshold)}</table>
 <p>Windows both detect where the static rule is not firing at the window start: ${s.comparableWindows}; the detector is earlier by a median of ${s.medianGainMinutes === null ? '–' : `${fmt(s.medianGainMinutes, 0)} min`}. Of them, ${s.gradualWindows} build up gradually (the value creeps to the threshold instead of jumping over it); there the median gain is ${s.medianGainOnGradualMinutes === null ? '–' : `${fmt(s.medianGainOnGradualMinutes, 0)} min`}.</p>
 <h2>Per file (standard profile)</h2>
 <table><tr><th>file</th><th>score</th><th>windows</th><th>TP</th><th>FP</th><th>FN</th><th>TN</th></tr>${fileRows}</table>

@@ -119,6 +119,7 @@ function printTables(result: NabRunResult): void {
   const row = (v: typeof s.detector) => ({
     recall: `${(100 * v.recall).toFixed(1)}%`,
     'false alarms/day': round(v.falseAlarmsPerDay, 3),
+    'false positive rows/day': round(v.falsePositiveRowsPerDay, 3),
     'median delay (min)': v.medianDelayMinutes === null ? null : round(v.medianDelayMinutes, 0),
   });
   console.log(

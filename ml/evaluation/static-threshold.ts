@@ -41,6 +41,8 @@ export interface AlertEpisode {
 
 export interface AlertOutcome {
   readonly falseAlarms: number;
+  /** Rows flagged outside every window after the probationary period: NAB's false positives. */
+  readonly falsePositiveRows: number;
   /** Per window: ms from the window's first scored row to the first detection in it, or null if missed. */
   readonly delaysMs: readonly (number | null)[];
 }
@@ -64,6 +66,8 @@ export interface AlertSideSummary {
   /** Share of labelled windows with at least one detection. */
   readonly recall: number;
   readonly falseAlarmsPerDay: number;
+  /** NAB's false positives: flagged rows outside the windows, per scored day. */
+  readonly falsePositiveRowsPerDay: number;
   /** Median over detected windows of the time from window start to first detection. */
   readonly medianDelayMinutes: number | null;
 }
@@ -133,11 +137,16 @@ export function alertOutcome(
   episodeGapMs: number,
 ): AlertOutcome {
   const falseAlarms = alertEpisodes(file, alerts, episodeGapMs).filter((e) => e.falseAlarm).length;
+  const inWindow = windowMask(file.timestampsMs.length, file.windowRows);
+  let falsePositiveRows = 0;
+  for (let i = file.probationaryPoints; i < file.timestampsMs.length; i++) {
+    if (alerts[i] && inWindow[i] === 0) falsePositiveRows++;
+  }
   const delaysMs = scoredWindows(file).map(([a, b]) => {
     for (let i = a; i <= b; i++) if (alerts[i]) return file.timestampsMs[i]! - file.timestampsMs[a]!;
     return null;
   });
-  return { falseAlarms, delaysMs };
+  return { falseAlarms, falsePositiveRows, delaysMs };
 }
 
 /** Windows clipped to the rows after the probationary period; windows wholly inside it are dropped. */
@@ -229,10 +238,12 @@ export function compareWithStaticThreshold(
   const side = (pick: (f: FileAlertComparison) => AlertOutcome): AlertSideSummary => {
     const delays = perFile.flatMap((f) => pick(f).delaysMs.filter((d): d is number => d !== null));
     const falseAlarms = perFile.reduce((s, f) => s + pick(f).falseAlarms, 0);
+    const falseRows = perFile.reduce((s, f) => s + pick(f).falsePositiveRows, 0);
     const medianMs = median(delays);
     return {
       recall: windows > 0 ? delays.length / windows : 0,
       falseAlarmsPerDay: scoredDays > 0 ? falseAlarms / scoredDays : 0,
+      falsePositiveRowsPerDay: scoredDays > 0 ? falseRows / scoredDays : 0,
       medianDelayMinutes: medianMs === null ? null : medianMs / 60_000,
     };
   };

@@ -35,6 +35,19 @@ describe('alert episodes', () => {
   });
 });
 
+describe('false positives', () => {
+  it('counts a long run outside the windows as one false alarm but every row of it as a false positive', () => {
+    const values = new Array(30).fill(0);
+    const alerts = values.map((_, i) => i >= 10 && i < 16);
+    const summary = compareWithStaticThreshold([file(values, [[25, 27]], alerts)]);
+
+    expect(summary.perFile[0]!.detector).toMatchObject({ falseAlarms: 1, falsePositiveRows: 6 });
+    const days = (27 * STEP_MS) / 86_400_000;
+    expect(summary.detector.falseAlarmsPerDay).toBeCloseTo(1 / days, 9);
+    expect(summary.detector.falsePositiveRowsPerDay).toBeCloseTo(6 / days, 9);
+  });
+});
+
 describe('best static rule', () => {
   it('takes the highest threshold that still catches the windows the detector caught', () => {
     const values = [0, 0, 1, 9, 1, 1, 6, 7, 1, 1, 1, 8, 1];
@@ -43,6 +56,7 @@ describe('best static rule', () => {
     expect(rule).toEqual({ direction: 'above', threshold: 7 });
     // Row 3 (9) and row 11 (8) fire outside the window; row 7 is the first firing row inside it.
     expect(outcome.falseAlarms).toBe(2);
+    expect(outcome.falsePositiveRows).toBe(2);
     expect(outcome.delaysMs).toEqual([2 * STEP_MS]);
   });
 
