@@ -1,3 +1,6 @@
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +12,7 @@ import { WORKFLOWS_PATH } from '../../workers/training-worker.js';
 import { scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
 import { startTimeSkippingServer } from '../support/temporal.js';
 
+const HISTORIES = resolve(import.meta.dirname, '../fixtures/histories');
 const STEP_MS = 15 * 60_000;
 const DAY_MS = 86_400_000;
 
@@ -66,6 +70,14 @@ describe('scoreContinuously through a simulated week', () => {
         await world.schedule.idle();
         const result = await handle.query(statusQuery);
         await handle.terminate('end of the simulated week');
+        if (process.env.RECORD_HISTORIES) {
+          await recordRunWith(
+            env,
+            handle.firstExecutionRunId,
+            '"requestRetrain"',
+            'score-continuously-drift.json',
+          );
+        }
         return result;
       }),
     );
@@ -115,6 +127,26 @@ describe('scoreContinuously through a simulated week', () => {
     expect(status.lastDriftPsi).toBeLessThan(0.25);
   });
 });
+
+/** Writes the first run of the chain whose history holds `text` (a patch id, say) for replay tests. */
+async function recordRunWith(env: TestWorkflowEnvironment, firstRunId: string, text: string, file: string) {
+  let runId: string | undefined = firstRunId;
+  while (runId) {
+    const history = await env.client.workflow.getHandle('score-week', runId).fetchHistory();
+    const json = historyToJSON(history);
+    if (json.includes(text)) {
+      await writeFile(join(HISTORIES, file), `${json}\n`, { flag: 'wx' }).catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+        },
+      );
+      return;
+    }
+    runId =
+      history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  throw new Error(`no run of the chain holds '${text}'`);
+}
 
 type Trigger = 'interval' | 'drift';
 
