@@ -183,11 +183,10 @@ export async function scoreContinuously(input: ScoreContinuouslyInput): Promise<
 
     const nowMs = Date.now();
     const oldestMs = nowMs - scoring.maxCatchUpSteps * stepMs;
-    let afterMs = state.lastScoredMs ?? nowMs - stepMs;
-    if (afterMs < oldestMs) {
-      addGap({ fromMs: afterMs, toMs: oldestMs, reason: 'older than maxCatchUpSteps', caughtUp: false });
-      afterMs = oldestMs;
-    }
+    const lastScoredMs = state.lastScoredMs ?? nowMs - stepMs;
+    // Points older than the catch-up limit are skipped for good; the gap is recorded once the step
+    // succeeds, since a failed attempt is retried later with a later limit.
+    const afterMs = Math.max(lastScoredMs, oldestMs);
 
     let result: ScoreStepResult;
     try {
@@ -202,9 +201,13 @@ export async function scoreContinuously(input: ScoreContinuouslyInput): Promise<
       await condition(() => state.paused, backoffMs);
       continue;
     }
+    if (afterMs > lastScoredMs) {
+      addGap({ fromMs: lastScoredMs, toMs: afterMs, reason: 'older than maxCatchUpSteps', caughtUp: false });
+    }
     if (outageSinceMs !== undefined) {
       addGap({
-        fromMs: outageSinceMs,
+        // Only the part of the outage within the catch-up limit was scored later.
+        fromMs: Math.max(outageSinceMs, afterMs),
         toMs: nowMs,
         reason: `source unreachable: ${lastError}`,
         caughtUp: true,

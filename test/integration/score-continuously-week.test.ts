@@ -9,7 +9,7 @@ import type { EvaluationMetrics } from '../../activities/training.js';
 import { retrainScheduleAction } from '../../clients/schedules.js';
 import { type DetectorSpec, parseDetectorSpec } from '../../ml/spec.js';
 import { WORKFLOWS_PATH } from '../../workers/training-worker.js';
-import { scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
+import { type ScoringGap, scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
 import { startTimeSkippingServer } from '../support/temporal.js';
 
 const HISTORIES = resolve(import.meta.dirname, '../fixtures/histories');
@@ -125,6 +125,48 @@ describe('scoreContinuously through a simulated week', () => {
     expect(status.modelVersion).toBe(4);
     expect(world.versionsScored).toEqual([1, 2, 3, 4]);
     expect(status.lastDriftPsi).toBeLessThan(0.25);
+  });
+
+  it('after an outage longer than the catch-up limit, reports the skipped and the caught-up stretch apart', async () => {
+    // The fake source is down from day 2.4 to 2.5 of its run (2.4 h); the loop catches up one hour.
+    const spec = parseDetectorSpec({
+      name: 'outage',
+      source: { kind: 'simulated', stepSeconds: 900 },
+      scoring: { maxCatchUpSteps: 4 },
+      retrain: { onDrift: false },
+    });
+    const world = createFakeWorld(async () => {});
+    const scoring = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'scoring-outage',
+      workflowsPath: WORKFLOWS_PATH,
+      activities: world.scoringActivities,
+    });
+    const status = await scoring.runUntil(async () => {
+      const handle = await env.client.workflow.start(scoreContinuously, {
+        taskQueue: 'scoring-outage',
+        workflowId: 'score-outage',
+        args: [{ spec, trainingTaskQueue: 'training-outage' }],
+      });
+      await env.sleep(3 * DAY_MS);
+      const result = await handle.query(statusQuery);
+      await handle.terminate('outage seen');
+      return result;
+    });
+
+    expect(world.failedCalls).toBeGreaterThan(0);
+    expect(status.gaps).toHaveLength(2);
+    const [skipped, caughtUp] = status.gaps as [ScoringGap, ScoringGap];
+    expect(skipped).toMatchObject({ caughtUp: false, reason: 'older than maxCatchUpSteps' });
+    expect(caughtUp).toMatchObject({ caughtUp: true, reason: expect.stringContaining('ECONNREFUSED') });
+    // The stretches meet without overlapping, and only the last four steps were scored late.
+    expect(caughtUp.fromMs).toBe(skipped.toMs);
+    expect(caughtUp.toMs - caughtUp.fromMs).toBe(4 * STEP_MS);
+    expect(skipped.toMs - skipped.fromMs).toBeGreaterThanOrEqual(2.4 * 3_600_000 - 4 * STEP_MS);
+    // The scored points have exactly one hole, the skipped stretch.
+    const holes = world.scored.slice(1).filter(([first], i) => first !== world.scored[i]![1] + 1);
+    expect(holes).toHaveLength(1);
+    expect(status.consecutiveFailures).toBe(0);
   });
 });
 
