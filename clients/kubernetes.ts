@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import {
   AppsV1Api,
   AutoscalingV2Api,
@@ -51,6 +54,72 @@ export function loadKubeConfig(options: KubeConfigOptions = {}, env = process.en
 
 export function createKubernetesApis(config: KubeConfig): KubernetesApis {
   return { apps: config.makeApiClient(AppsV1Api), autoscaling: config.makeApiClient(AutoscalingV2Api) };
+}
+
+/**
+ * How a process reaches Kubernetes: the pod's service account, a kubeconfig file, not at all, or
+ * `auto`: the service account inside a pod, else a kubeconfig where one exists, else not at all.
+ */
+export type KubernetesAccess = 'auto' | 'in-cluster' | 'kubeconfig' | 'off';
+
+export interface KubernetesConnection {
+  readonly client: KubernetesClient;
+  /** What it connected with, for the start-up log: `in-cluster` or `kubeconfig <context>`. */
+  readonly via: string;
+}
+
+/**
+ * The Kubernetes client `access` asks for, or undefined when it is `off` or `auto` finds no
+ * credentials. An explicit mode whose credentials are missing is an error that says which.
+ */
+export function connectKubernetes(
+  access: KubernetesAccess,
+  options: { readonly context?: string; readonly logger?: ClientLogger } = {},
+  env: NodeJS.ProcessEnv = process.env,
+): KubernetesConnection | undefined {
+  const inPod = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '';
+  const kubeconfigs = (
+    env.KUBECONFIG ? env.KUBECONFIG.split(delimiter) : [join(homedir(), '.kube', 'config')]
+  ).filter((path) => path !== '' && existsSync(path));
+  let mode: 'in-cluster' | 'kubeconfig';
+  if (access === 'off') return undefined;
+  if (access === 'auto') {
+    if (inPod) mode = 'in-cluster';
+    else if (kubeconfigs.length > 0) mode = 'kubeconfig';
+    else return undefined;
+  } else if (access === 'in-cluster') {
+    if (!inPod) {
+      throw new Error(
+        "Kubernetes access is 'in-cluster' but KUBERNETES_SERVICE_HOST is not set: this is not a pod",
+      );
+    }
+    mode = 'in-cluster';
+  } else {
+    if (kubeconfigs.length === 0) {
+      throw new Error(
+        `Kubernetes access is 'kubeconfig' but no kubeconfig exists at ${env.KUBECONFIG ? `KUBECONFIG (${env.KUBECONFIG})` : join(homedir(), '.kube', 'config')}`,
+      );
+    }
+    mode = 'kubeconfig';
+  }
+  const config =
+    mode === 'in-cluster'
+      ? loadKubeConfig({ inCluster: true, ...(options.context ? { context: options.context } : {}) }, env)
+      : loadKubeConfig(
+          {
+            inCluster: false,
+            ...(kubeconfigs.length === 1 ? { kubeconfigPath: kubeconfigs[0]! } : {}),
+            ...(options.context ? { context: options.context } : {}),
+          },
+          env,
+        );
+  return {
+    client: createKubernetesClient({
+      apis: createKubernetesApis(config),
+      ...(options.logger ? { logger: options.logger } : {}),
+    }),
+    via: mode === 'in-cluster' ? 'in-cluster' : `kubeconfig ${config.getCurrentContext()}`,
+  };
 }
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet';

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { KubernetesAccess } from '../clients/kubernetes.js';
 
 /** Settings shared by the workers and the API, read once from the environment and frozen. */
 export interface AppConfig {
@@ -26,10 +27,21 @@ export interface AppConfig {
   readonly apiPort: number;
   /** Largest request body the API accepts. @default 1048576 (1 MiB: ~20k points) */
   readonly apiBodyLimitBytes: number;
+  /**
+   * How the scoring worker reaches Kubernetes, to read workloads' requests and patch HPAs:
+   * `in-cluster` (the pod's service account), `kubeconfig` ($KUBECONFIG, then ~/.kube/config),
+   * `off`, or `auto`: in-cluster inside a pod, else a kubeconfig where one exists, else off.
+   * @default 'auto'
+   */
+  readonly kubernetesAccess: KubernetesAccess;
+  /** Kubeconfig context to use. @default the kubeconfig's current context */
+  readonly kubeContext?: string;
   /** @default 'info' */
   readonly logLevel: string;
   readonly codeVersion: string;
 }
+
+export const KUBERNETES_ACCESS: readonly KubernetesAccess[] = ['auto', 'in-cluster', 'kubeconfig', 'off'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -48,6 +60,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     apiHost: env.API_HOST ?? '127.0.0.1',
     apiPort: integer(env, 'API_PORT', 8080, 0, 65535),
     apiBodyLimitBytes: integer(env, 'API_BODY_LIMIT_BYTES', 1_048_576, 1024, 512 * 1_048_576),
+    kubernetesAccess: oneOf(env, 'KUBERNETES_ACCESS', KUBERNETES_ACCESS, 'auto'),
+    ...(env.KUBE_CONTEXT ? { kubeContext: env.KUBE_CONTEXT } : {}),
     logLevel: env.LOG_LEVEL ?? 'info',
     codeVersion: env.CODE_VERSION ?? detectCodeVersion(),
   });
@@ -61,6 +75,20 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} (${raw}) must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} (${raw}) must be one of ${allowed.join(', ')}`);
+  }
+  return raw as T;
 }
 
 let cachedCodeVersion: string | undefined;

@@ -9,6 +9,7 @@ import { createScheduleActivities } from '../activities/schedules.js';
 import { type AlertSink, createLoggedAlerts, createScoringActivities } from '../activities/scoring.js';
 import { createSourceReaders } from '../activities/sources.js';
 import { createAlertmanagerClient, openAlertNotifier } from '../clients/alertmanager.js';
+import { connectKubernetes, type KubernetesClient } from '../clients/kubernetes.js';
 import { createDetectorMetrics, type DetectorMetrics } from '../clients/metrics.js';
 import { type AppConfig, loadConfig } from '../config/config.js';
 import { createFileModelRegistry } from '../registry/model-registry.js';
@@ -33,6 +34,11 @@ export interface ScoringWorkerOptions {
    * @default a client of `config.temporalAddress`, connected on first use
    */
   readonly client?: Client;
+  /**
+   * Reads workloads' requests and patches HPAs for forecastCapacity; without it, specs must give
+   * requests and HPA patches are skipped with a reason. `main` connects as `config.kubernetesAccess` says.
+   */
+  readonly kubernetes?: KubernetesClient;
 }
 
 /**
@@ -63,6 +69,7 @@ export async function createScoringWorker(options: ScoringWorkerOptions): Promis
   const forecasting = createForecastingActivities({
     metrics: options.metrics,
     ...(config.prometheusUrl ? { defaultPrometheusUrl: config.prometheusUrl } : {}),
+    ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
   });
   return Worker.create({
     connection: options.connection,
@@ -109,7 +116,16 @@ async function main(): Promise<void> {
   const alerts = notifier ?? createLoggedAlerts(log);
 
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const worker = await createScoringWorker({ connection, config, metrics, alerts });
+  const kubernetes = connectKubernetes(config.kubernetesAccess, {
+    ...(config.kubeContext ? { context: config.kubeContext } : {}),
+  });
+  const worker = await createScoringWorker({
+    connection,
+    config,
+    metrics,
+    alerts,
+    ...(kubernetes ? { kubernetes: kubernetes.client } : {}),
+  });
   const server = await serveMetrics(registry, config.scoringMetricsPort);
   const address = server.address();
   log('scoring worker started', {
@@ -119,6 +135,7 @@ async function main(): Promise<void> {
     namespace: config.temporalNamespace,
     dataDir: config.dataDir,
     alerts: config.alertmanagerUrl ?? 'logged',
+    kubernetes: kubernetes?.via ?? 'none (forecastCapacity needs requests in its spec and patches no HPA)',
     metricsPort: typeof address === 'object' && address ? address.port : config.scoringMetricsPort,
   });
   // Worker.run resolves after SIGINT/SIGTERM once in-flight tasks finish (the SDK installs the handlers).

@@ -1,6 +1,16 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { V1Deployment, V1StatefulSet, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
-import { createKubernetesClient, type KubernetesApis, parseQuantity } from '../../../clients/kubernetes.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  connectKubernetes,
+  createKubernetesClient,
+  type KubernetesApis,
+  parseQuantity,
+} from '../../../clients/kubernetes.js';
 
 const frontend: V1Deployment = {
   metadata: { name: 'frontend', namespace: 'shop' },
@@ -196,5 +206,64 @@ describe('parseQuantity', () => {
     expect(() => parseQuantity('1 GB', 'memory request')).toThrow(
       "memory request ('1 GB') is not a Kubernetes quantity",
     );
+  });
+});
+
+describe('connectKubernetes', () => {
+  let dir: string;
+  let server: Server;
+  let serverUrl: string;
+  const requests: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kubeconfig-'));
+    // A stand-in API server: enough of the apps/v1 routes for listWorkloads.
+    server = createServer((request, response) => {
+      requests.push(`${request.method} ${request.url} ${request.headers.authorization ?? ''}`);
+      const items = request.url?.endsWith('/deployments') ? [frontend] : [];
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await writeFile(
+      join(dir, 'config'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        // Plain HTTP, which the client accepts only with TLS verification off.
+        clusters: [{ name: 'local', cluster: { server: serverUrl, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'sre', user: { token: 'secret-token' } }],
+        contexts: [{ name: 'staging', context: { cluster: 'local', user: 'sre' } }],
+        'current-context': 'staging',
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('in auto mode uses the kubeconfig it finds, with its credentials', async () => {
+    const connection = connectKubernetes('auto', {}, { KUBECONFIG: join(dir, 'config') });
+    expect(connection?.via).toBe('kubeconfig staging');
+    const workloads = await connection!.client.listWorkloads('shop');
+    expect(workloads.map((w) => `${w.kind}/${w.name}`)).toEqual(['Deployment/frontend']);
+    expect(requests).toContain('GET /apis/apps/v1/namespaces/shop/deployments Bearer secret-token');
+  });
+
+  it('in auto mode is off where there is neither a pod nor a kubeconfig', () => {
+    expect(connectKubernetes('auto', {}, { KUBECONFIG: join(dir, 'missing') })).toBeUndefined();
+    expect(connectKubernetes('off', {}, { KUBECONFIG: join(dir, 'config') })).toBeUndefined();
+  });
+
+  it('names what is missing when an explicit mode has no credentials', () => {
+    expect(() => connectKubernetes('kubeconfig', {}, { KUBECONFIG: join(dir, 'missing') })).toThrow(
+      `no kubeconfig exists at KUBECONFIG (${join(dir, 'missing')})`,
+    );
+    expect(() => connectKubernetes('in-cluster', {}, {})).toThrow(/KUBERNETES_SERVICE_HOST is not set/);
+    expect(() =>
+      connectKubernetes('kubeconfig', { context: 'prod' }, { KUBECONFIG: join(dir, 'config') }),
+    ).toThrow("kubeconfig context 'prod' does not exist; known contexts: staging");
   });
 });
