@@ -2,8 +2,8 @@ import { log } from '@temporalio/activity';
 import type { AlertIdentity, AnomalyAlert } from '../clients/alertmanager.js';
 import type { DetectorMetrics, SeriesLabels } from '../clients/metrics.js';
 import { type DetectorModel, type LoadedDetectorModel, loadDetectorModel } from '../ml/detector-model.js';
-import { binShares } from '../ml/drift.js';
-import { warmupPointsOf } from '../ml/features.js';
+import { binShares, type FeatureDrift, featureDrift } from '../ml/drift.js';
+import { buildFeatures, warmupPointsOf } from '../ml/features.js';
 import type { Series } from '../ml/series.js';
 import type { DetectorSpec } from '../ml/spec.js';
 import { ModelNotFoundError, type ModelRegistry } from '../registry/model-registry.js';
@@ -57,6 +57,22 @@ export interface ScoreStepResult {
   readonly topFeatures: { name: string; contribution: number }[];
   /** Counts of the new points' scores in the deciles of {@link SCORE_DRIFT_EDGES}. */
   readonly scoreBins: number[];
+}
+
+export interface FeatureDriftInput {
+  readonly spec: DetectorSpec;
+  /** The model whose training distribution is the reference. */
+  readonly version: number;
+  /** The points after this timestamp, up to `untilMs`, are compared with it. */
+  readonly afterMs: number;
+  readonly untilMs: number;
+}
+
+export interface FeatureDriftResult {
+  /** Points compared; 0 when the model keeps no reference (trained before it was kept). */
+  readonly points: number;
+  /** The features that moved most, largest PSI first. */
+  readonly top: FeatureDrift[];
 }
 
 export interface NotifyAlertInput {
@@ -210,6 +226,30 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         topFeatures,
         scoreBins: bins,
       };
+    },
+
+    /**
+     * Compares the features of the points scored since the last drift check with the model's
+     * training distribution. The points are read again from the source rather than carried
+     * through the workflow's history.
+     */
+    async checkFeatureDrift({
+      spec,
+      version,
+      afterMs,
+      untilMs,
+    }: FeatureDriftInput): Promise<FeatureDriftResult> {
+      const { model } = await modelOf(spec.name, version);
+      if (!model.featureDrift) return { points: 0, top: [] };
+      const stepMs = sourceStepSeconds(spec) * 1000;
+      const warmup = warmupPointsOf(model.featureConfig) + 1;
+      const window = await sources.readWindow(scoredSourceOf(spec), afterMs - warmup * stepMs, untilMs);
+      const first = newPoints(window, afterMs);
+      const points = window.values.length - first;
+      if (points <= 0) return { points: 0, top: [] };
+      const features = buildFeatures(window, model.featureConfig);
+      const drift = featureDrift(model.featureDrift, features.names, features.rows, first);
+      return { points, top: drift.slice(0, 3).map((d) => ({ feature: d.feature, psi: round(d.psi) })) };
     },
 
     /**

@@ -5,6 +5,7 @@ import {
   quantileSorted,
   thresholdForRate,
 } from './calibration.js';
+import { type FeatureDriftReference, featureDriftReference } from './drift.js';
 import { type EventSpan, injectAnomalies, robustScale } from './evaluation/events.js';
 import {
   buildFeatures,
@@ -62,6 +63,8 @@ export interface DetectorModel {
    * models trained before it existed.
    */
   readonly levelByHour?: (HourlyLevel | null)[];
+  /** Training distribution of each feature, to measure drift in the data scored later. */
+  readonly featureDrift?: FeatureDriftReference;
   readonly forest: SerializedIsolationForest;
   readonly calibration: Calibration;
   /** Calibrated score at or above which a point is flagged. */
@@ -136,6 +139,7 @@ export function buildDetectorModel(
     featureScale: scale,
     featureMaxAbsZ: guard.featureMaxAbsZ,
     ...(guard.levelByHour ? { levelByHour: guard.levelByHour } : {}),
+    featureDrift: featureDriftReference(usable.rows, usable.dims),
     forest: forest.toJSON(),
     calibration,
     threshold: thresholdForRate(options.targetAnomalyRate),
@@ -261,6 +265,8 @@ export interface EnsembleDetectorModel {
   readonly featureNames: string[];
   readonly featureCenter: number[];
   readonly featureScale: number[];
+  /** Training distribution of each feature, to measure drift in the data scored later. */
+  readonly featureDrift?: FeatureDriftReference;
   readonly members: EnsembleMember[];
   /**
    * How calibrated member scores combine. 'tail-evidence' (what training writes) sums the weighted
@@ -397,7 +403,8 @@ export function fitEnsembleModel(
       combined[i]! += weight * fusedTerm('tail-evidence', calibrate(calibration, raw[i]!));
     }
   }
-  const { center, scale } = columnStats(dropWarmup(buildFeatures(train, options.features)));
+  const trainRows = dropWarmup(buildFeatures(train, options.features));
+  const { center, scale } = columnStats(trainRows);
   return {
     schemaVersion: ENSEMBLE_SCHEMA_VERSION,
     featureSchemaVersion: FEATURE_SCHEMA_VERSION,
@@ -405,6 +412,7 @@ export function fitEnsembleModel(
     featureNames: featureNames(options.features),
     featureCenter: center,
     featureScale: scale,
+    featureDrift: featureDriftReference(trainRows.rows, trainRows.dims),
     members: calibrated,
     fusion: 'tail-evidence',
     calibration: fitCalibration(combined),

@@ -26,7 +26,7 @@ import { trainDetector } from './train-detector.js';
  * One step's fetch and score. Short attempts: a step that cannot reach the source is retried by
  * the loop itself, which backs off, reports the outage in `status` and catches up afterwards.
  */
-const { scoreStep } = proxyActivities<ScoringActivities>({
+const { scoreStep, checkFeatureDrift } = proxyActivities<ScoringActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
 });
@@ -70,7 +70,12 @@ export interface ScoringState {
   readonly gaps: ScoringGap[];
   /** Counts of scores per decile since the last drift check. */
   readonly driftBins: number[];
+  /** Newest timestamp scored before the current drift comparison began. */
+  readonly driftSinceMs?: number;
+  /** PSI of the scores against their validation deciles at the last drift check. */
   readonly lastDriftPsi?: number;
+  /** The feature that moved most against its training distribution at the last drift check. */
+  readonly lastFeatureDrift?: { readonly feature: string; readonly psi: number };
   readonly retrainsStarted: number;
   readonly alertsFired: number;
   readonly totalSteps: number;
@@ -251,7 +256,14 @@ async function applyStep(
       previous: state.modelVersion,
     });
     // The drift reference belongs to the model: a new one starts a new comparison.
-    state = { ...state, driftBins: new Array<number>(DRIFT_BINS).fill(0) };
+    state = {
+      ...state,
+      driftBins: new Array<number>(DRIFT_BINS).fill(0),
+      driftSinceMs: previous.lastScoredMs,
+    };
+  }
+  if (state.driftSinceMs === undefined && previous.lastScoredMs !== undefined) {
+    state = { ...state, driftSinceMs: previous.lastScoredMs };
   }
   state = {
     ...state,
@@ -294,15 +306,52 @@ async function applyStep(
     uniform,
     driftBins.map((count) => count / total),
   );
-  state = { ...state, driftBins: new Array<number>(DRIFT_BINS).fill(0), lastDriftPsi: psi };
-  if (psi > spec.scoring.driftPsi && spec.retrain.onDrift) {
-    log.info('score drift detected; starting a retrain', { detector: spec.name, psi, points: total });
+  const sinceMs = state.driftSinceMs;
+  state = {
+    ...state,
+    driftBins: new Array<number>(DRIFT_BINS).fill(0),
+    driftSinceMs: state.lastScoredMs,
+    lastDriftPsi: psi,
+  };
+  let moved: { feature: string; psi: number } | undefined;
+  if (patched('feature-drift') && sinceMs !== undefined && state.lastScoredMs !== undefined) {
+    moved = await featureDriftSince(spec, result.version, sinceMs, state.lastScoredMs);
+    if (moved) state = { ...state, lastFeatureDrift: moved };
+  }
+  const featureDrifted = moved !== undefined && moved.psi > spec.scoring.driftPsi;
+  if ((psi > spec.scoring.driftPsi || featureDrifted) && spec.retrain.onDrift) {
+    log.info('drift detected; starting a retrain', {
+      detector: spec.name,
+      psi,
+      ...(moved ? { feature: moved.feature, featurePsi: moved.psi } : {}),
+      points: total,
+    });
     const started = patched('retrain-through-schedule')
       ? await requestScheduledRetrain(spec, trainingTaskQueue)
       : await startRetrain(spec, trainingTaskQueue);
     if (started) state = { ...state, retrainsStarted: state.retrainsStarted + 1 };
   }
   return state;
+}
+
+/**
+ * The feature that moved most since `sinceMs` against the model's training distribution, or
+ * undefined when the model keeps none or the check fails: a failed check costs this round only.
+ */
+async function featureDriftSince(
+  spec: DetectorSpec,
+  version: number,
+  sinceMs: number,
+  untilMs: number,
+): Promise<{ feature: string; psi: number } | undefined> {
+  try {
+    const { top } = await checkFeatureDrift({ spec, version, afterMs: sinceMs, untilMs });
+    return top[0];
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('feature drift not checked', { detector: spec.name, error: String(err) });
+    return undefined;
+  }
 }
 
 /**

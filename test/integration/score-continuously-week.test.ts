@@ -4,7 +4,13 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NotifyAlertInput, ScoreStepInput, ScoreStepResult } from '../../activities/scoring.js';
+import type {
+  FeatureDriftInput,
+  FeatureDriftResult,
+  NotifyAlertInput,
+  ScoreStepInput,
+  ScoreStepResult,
+} from '../../activities/scoring.js';
 import type { EvaluationMetrics } from '../../activities/training.js';
 import { retrainScheduleAction } from '../../clients/schedules.js';
 import { type DetectorSpec, parseDetectorSpec } from '../../ml/spec.js';
@@ -77,6 +83,12 @@ describe('scoreContinuously through a simulated week', () => {
             '"requestRetrain"',
             'score-continuously-drift.json',
           );
+          await recordRunWith(
+            env,
+            handle.firstExecutionRunId,
+            '"checkFeatureDrift"',
+            'score-continuously-feature-drift.json',
+          );
         }
         return result;
       }),
@@ -125,6 +137,15 @@ describe('scoreContinuously through a simulated week', () => {
     expect(status.modelVersion).toBe(4);
     expect(world.versionsScored).toEqual([1, 2, 3, 4]);
     expect(status.lastDriftPsi).toBeLessThan(0.25);
+
+    // Each drift check also compared the features of the points since the previous check (or
+    // since the model changed) with the model's training features, by time range, not by value.
+    expect(world.featureDriftChecks.length).toBeGreaterThanOrEqual(5);
+    for (const [k, [afterMs, untilMs]] of world.featureDriftChecks.entries()) {
+      expect(untilMs - afterMs).toBeGreaterThanOrEqual((spec.scoring.driftMinPoints - 1) * STEP_MS);
+      if (k > 0) expect(afterMs).toBeGreaterThanOrEqual(world.featureDriftChecks[k - 1]![1]);
+    }
+    expect(status.lastFeatureDrift).toEqual({ feature: 'zscore_60', psi: 0.01 });
   });
 
   it('after an outage longer than the catch-up limit, reports the skipped and the caught-up stretch apart', async () => {
@@ -245,6 +266,8 @@ function createFakeWorld(start: (trigger: Trigger) => Promise<void>) {
     startMs: undefined as number | undefined,
     scored: [] as [number, number][],
     failedCalls: 0,
+    /** Windows the loop asked to compare with the model's training features, [afterMs, untilMs]. */
+    featureDriftChecks: [] as [number, number][],
     schedulesEnsured: 0,
     alerts: [] as NotifyAlertInput[],
     spread: 0,
@@ -300,6 +323,13 @@ function createFakeWorld(start: (trigger: Trigger) => Promise<void>) {
         maxScore: flagged > 0 ? 0.9995 : 0.5,
         topFeatures: flagged > 0 ? [{ name: 'value', contribution: 7 }] : [],
         scoreBins: bins,
+      };
+    },
+    async checkFeatureDrift({ afterMs, untilMs }: FeatureDriftInput): Promise<FeatureDriftResult> {
+      world.featureDriftChecks.push([afterMs, untilMs]);
+      return {
+        points: Math.round((untilMs - afterMs) / STEP_MS),
+        top: [{ feature: 'zscore_60', psi: 0.01 }],
       };
     },
     async notifyAlert(input: NotifyAlertInput) {

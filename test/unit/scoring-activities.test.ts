@@ -1,7 +1,12 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { type AlertSink, createScoringActivities, type ScoreStepResult } from '../../activities/scoring.js';
+import {
+  type AlertSink,
+  createScoringActivities,
+  type FeatureDriftResult,
+  type ScoreStepResult,
+} from '../../activities/scoring.js';
 import { createSourceReaders } from '../../activities/sources.js';
 import { createDetectorMetrics } from '../../clients/metrics.js';
 import { type DetectorModel, trainDetectorModel } from '../../ml/detector-model.js';
@@ -34,8 +39,7 @@ function trainedModels(): Record<number, DetectorModel> {
   };
 }
 
-function setup(aliases: { champion?: number; challenger?: number }) {
-  const models = trainedModels();
+function setup(aliases: { champion?: number; challenger?: number }, models = trainedModels()) {
   const loads: number[] = [];
   const registry = {
     getAlias: async (_detector: string, alias: 'champion' | 'challenger') => aliases[alias],
@@ -157,5 +161,43 @@ describe('scoring activities', () => {
       ['fire', { ...identity, score: 0.9995, threshold: 0.998, features: [] }],
       ['resolve', identity],
     ]);
+  });
+});
+
+describe('checkFeatureDrift', () => {
+  // Trained on Monday to Wednesday; the simulated cluster runs lower at weekends, so the days
+  // compared with it are weekdays too.
+  const thursday = Date.UTC(2026, 0, 22);
+  const weekdayModel = (): Record<number, DetectorModel> => {
+    const series = simulateSource(spec.source as never, thursday);
+    const cut = Math.floor(series.values.length * 0.7);
+    const options = { features: spec.features, forest: { ...spec.model, seed: 1 }, targetAnomalyRate: 0.01 };
+    return { 1: trainDetectorModel(sliceSeries(series, 0, cut), sliceSeries(series, cut), options) };
+  };
+  const window = { version: 1, afterMs: thursday, untilMs: thursday + 86_400_000 };
+
+  it('finds no drift in a day like the training days, and names the feature that moved when the data changes', async () => {
+    const { activities } = setup({ champion: 1 }, weekdayModel());
+    const env = new MockActivityEnvironment();
+
+    const same: FeatureDriftResult = await env.run(activities.checkFeatureDrift, { spec, ...window });
+    expect(same.points).toBe(288);
+    expect(same.top.map((d) => d.feature).sort()).toEqual(['zscore_12', 'zscore_60']);
+    expect(same.top[0]!.psi).toBeLessThan(0.25);
+
+    // The same model reading a batch job's CPU, which comes in bursts the web workload never shows.
+    const moved: FeatureDriftResult = await env.run(activities.checkFeatureDrift, {
+      spec: { ...spec, source: { ...spec.source, workload: 'batch/reporter' } } as typeof spec,
+      ...window,
+    });
+    expect(moved.top[0]).toMatchObject({ feature: 'zscore_60', psi: expect.any(Number) });
+    expect(moved.top[0]!.psi).toBeGreaterThan(0.5);
+  });
+
+  it('reports nothing for a model stored before models kept their training distribution', async () => {
+    const { featureDrift: _dropped, ...older } = weekdayModel()[1]!;
+    const { activities } = setup({ champion: 1 }, { 1: older as DetectorModel });
+    const result = await new MockActivityEnvironment().run(activities.checkFeatureDrift, { spec, ...window });
+    expect(result).toEqual({ points: 0, top: [] });
   });
 });
