@@ -125,10 +125,22 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
     }
   };
 
-  const newPoints = (series: Series, afterMs: number) => {
+  /**
+   * The points after `afterMs` up to `untilMs`, with enough history before them for the rolling
+   * features; `first` is the index of the first new point.
+   */
+  const readScoredWindow = async (
+    spec: DetectorSpec,
+    featureConfig: DetectorModel['featureConfig'],
+    afterMs: number,
+    untilMs: number,
+  ): Promise<{ window: Series; first: number }> => {
+    const stepMs = sourceStepSeconds(spec) * 1000;
+    const warmup = warmupPointsOf(featureConfig) + 1;
+    const window = await sources.readWindow(scoredSourceOf(spec), afterMs - warmup * stepMs, untilMs);
     let first = 0;
-    while (first < series.values.length && series.timestampsMs[first]! <= afterMs) first++;
-    return first;
+    while (first < window.values.length && window.timestampsMs[first]! <= afterMs) first++;
+    return { window, first };
   };
 
   return {
@@ -161,11 +173,8 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         }
       }
 
-      const stepMs = sourceStepSeconds(spec) * 1000;
-      const warmup = warmupPointsOf(champion.model.featureConfig) + 1;
       const started = performance.now();
-      const window = await sources.readWindow(scoredSourceOf(spec), afterMs - warmup * stepMs, untilMs);
-      const first = newPoints(window, afterMs);
+      const { window, first } = await readScoredWindow(spec, champion.model.featureConfig, afterMs, untilMs);
       const count = window.values.length - first;
       if (count <= 0) return { ...empty, version, ...(shadowVersion ? { shadowVersion } : {}) };
 
@@ -241,10 +250,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
     }: FeatureDriftInput): Promise<FeatureDriftResult> {
       const { model } = await modelOf(spec.name, version);
       if (!model.featureDrift) return { points: 0, top: [] };
-      const stepMs = sourceStepSeconds(spec) * 1000;
-      const warmup = warmupPointsOf(model.featureConfig) + 1;
-      const window = await sources.readWindow(scoredSourceOf(spec), afterMs - warmup * stepMs, untilMs);
-      const first = newPoints(window, afterMs);
+      const { window, first } = await readScoredWindow(spec, model.featureConfig, afterMs, untilMs);
       const points = window.values.length - first;
       if (points <= 0) return { points: 0, top: [] };
       const features = buildFeatures(window, model.featureConfig);
