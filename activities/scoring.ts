@@ -254,7 +254,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       const points = window.values.length - first;
       if (points <= 0) return { points: 0, top: [] };
       const features = buildFeatures(window, model.featureConfig);
-      const drift = featureDrift(model.featureDrift, features.names, features.rows, first);
+      const drift = featureDrift(model.featureDrift, features, first);
       return { points, top: drift.slice(0, 3).map((d) => ({ feature: d.feature, psi: round(d.psi) })) };
     },
 

@@ -123,41 +123,18 @@ function finiteSorted(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(out).sort();
 }
 
+/** A feature matrix as the drift functions need it: row-major rows, `names.length` wide. */
+export interface FeatureRows {
+  readonly names: readonly string[];
+  readonly rows: ArrayLike<number>;
+}
+
 /**
- * The training distribution of each feature, kept in a model so that the data it scores later
- * can be compared with what it learned from: per feature, decile edges and the training shares
- * in the bins they make (not all a tenth where values repeat).
+ * The training distribution of each cycle-free feature ({@link isCycleFreeFeature}), by name,
+ * kept in a model so that the data it scores later can be compared with what it learned from:
+ * decile edges and the training shares in the bins they make (not all a tenth where values repeat).
  */
-export interface FeatureDriftReference {
-  readonly edges: number[][];
-  readonly shares: number[][];
-}
-
-/** Columns of a row-major matrix `rows` (`dims` wide) from row `from` on. */
-function column(rows: ArrayLike<number>, dims: number, d: number, from: number): Float64Array {
-  const count = Math.floor(rows.length / dims) - from;
-  const out = new Float64Array(Math.max(0, count));
-  for (let i = 0; i < out.length; i++) out[i] = rows[(from + i) * dims + d]!;
-  return out;
-}
-
-/** Builds the reference from training feature rows (warm-up already dropped). */
-export function featureDriftReference(rows: ArrayLike<number>, dims: number): FeatureDriftReference {
-  const edges: number[][] = [];
-  const shares: number[][] = [];
-  for (let d = 0; d < dims; d++) {
-    const values = column(rows, dims, d, 0);
-    const reference = values.some(Number.isFinite) ? driftReference(values) : { edges: [], shares: [1] };
-    edges.push(reference.edges);
-    shares.push(reference.shares);
-  }
-  return { edges, shares };
-}
-
-export interface FeatureDrift {
-  readonly feature: string;
-  readonly psi: number;
-}
+export type FeatureDriftReference = Readonly<Record<string, DriftReference>>;
 
 /**
  * Features whose distribution does not follow the daily cycle: z-scores of the value against its
@@ -168,25 +145,45 @@ export function isCycleFreeFeature(name: string): boolean {
   return /^(zscore|robust_z)_\d+$/.test(name);
 }
 
+/** Column `d` of row-major `rows` (`dims` wide) from row `from` on. */
+function column(rows: ArrayLike<number>, dims: number, d: number, from: number): Float64Array {
+  const count = Math.floor(rows.length / dims) - from;
+  const out = new Float64Array(Math.max(0, count));
+  for (let i = 0; i < out.length; i++) out[i] = rows[(from + i) * dims + d]!;
+  return out;
+}
+
+/** Builds the reference from training feature rows (warm-up already dropped). */
+export function featureDriftReference(training: FeatureRows): FeatureDriftReference {
+  const reference: Record<string, DriftReference> = {};
+  for (const [d, name] of training.names.entries()) {
+    if (!isCycleFreeFeature(name)) continue;
+    const values = column(training.rows, training.names.length, d, 0);
+    if (values.some(Number.isFinite)) reference[name] = driftReference(values);
+  }
+  return reference;
+}
+
+export interface FeatureDrift {
+  readonly feature: string;
+  readonly psi: number;
+}
+
 /**
- * PSI of each cycle-free feature ({@link isCycleFreeFeature}) in `rows` (from row `from` on)
- * against the reference, largest first. Features whose training values were all equal have one
- * bin and no drift to measure.
+ * PSI of each feature the reference holds, over the rows of `scored` from row `from` on, largest
+ * first. Features whose training values were all equal have one bin and no drift to measure.
  */
 export function featureDrift(
   reference: FeatureDriftReference,
-  names: readonly string[],
-  rows: ArrayLike<number>,
+  scored: FeatureRows,
   from: number,
 ): FeatureDrift[] {
-  const dims = names.length;
   const out: FeatureDrift[] = [];
-  for (let d = 0; d < dims; d++) {
-    const edges = reference.edges[d];
-    const expected = reference.shares[d];
-    if (!edges || !expected || edges.length === 0 || !isCycleFreeFeature(names[d]!)) continue;
-    const actual = binShares(column(rows, dims, d, from), edges);
-    out.push({ feature: names[d]!, psi: populationStabilityIndex(expected, actual) });
+  for (const [d, name] of scored.names.entries()) {
+    const expected = reference[name];
+    if (!expected || expected.edges.length === 0) continue;
+    const actual = binShares(column(scored.rows, scored.names.length, d, from), expected.edges);
+    out.push({ feature: name, psi: populationStabilityIndex(expected.shares, actual) });
   }
   return out.sort((a, b) => b.psi - a.psi);
 }
