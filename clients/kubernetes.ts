@@ -77,48 +77,37 @@ export function connectKubernetes(
   options: { readonly context?: string; readonly logger?: ClientLogger } = {},
   env: NodeJS.ProcessEnv = process.env,
 ): KubernetesConnection | undefined {
-  const inPod = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '';
-  const kubeconfigs = (
-    env.KUBECONFIG ? env.KUBECONFIG.split(delimiter) : [join(homedir(), '.kube', 'config')]
-  ).filter((path) => path !== '' && existsSync(path));
-  let mode: 'in-cluster' | 'kubeconfig';
   if (access === 'off') return undefined;
-  if (access === 'auto') {
-    if (inPod) mode = 'in-cluster';
-    else if (kubeconfigs.length > 0) mode = 'kubeconfig';
-    else return undefined;
-  } else if (access === 'in-cluster') {
-    if (!inPod) {
-      throw new Error(
-        "Kubernetes access is 'in-cluster' but KUBERNETES_SERVICE_HOST is not set: this is not a pod",
-      );
-    }
-    mode = 'in-cluster';
-  } else {
-    if (kubeconfigs.length === 0) {
-      throw new Error(
-        `Kubernetes access is 'kubeconfig' but no kubeconfig exists at ${env.KUBECONFIG ? `KUBECONFIG (${env.KUBECONFIG})` : join(homedir(), '.kube', 'config')}`,
-      );
-    }
-    mode = 'kubeconfig';
+  const inPod = env.KUBERNETES_SERVICE_HOST !== undefined && env.KUBERNETES_SERVICE_HOST !== '';
+  const searched = env.KUBECONFIG ? `KUBECONFIG (${env.KUBECONFIG})` : join(homedir(), '.kube', 'config');
+  const kubeconfigs = (env.KUBECONFIG ? env.KUBECONFIG.split(delimiter) : [searched]).filter(
+    (path) => path !== '' && existsSync(path),
+  );
+  const inCluster = access === 'in-cluster' || (access === 'auto' && inPod);
+  if (inCluster && !inPod) {
+    throw new Error(
+      "Kubernetes access is 'in-cluster' but KUBERNETES_SERVICE_HOST is not set: this is not a pod",
+    );
   }
-  const config =
-    mode === 'in-cluster'
-      ? loadKubeConfig({ inCluster: true, ...(options.context ? { context: options.context } : {}) }, env)
-      : loadKubeConfig(
-          {
-            inCluster: false,
-            ...(kubeconfigs.length === 1 ? { kubeconfigPath: kubeconfigs[0]! } : {}),
-            ...(options.context ? { context: options.context } : {}),
-          },
-          env,
-        );
+  if (!inCluster && kubeconfigs.length === 0) {
+    if (access === 'auto') return undefined;
+    throw new Error(`Kubernetes access is 'kubeconfig' but no kubeconfig exists at ${searched}`);
+  }
+  const config = loadKubeConfig(
+    {
+      inCluster,
+      // Several files in KUBECONFIG are merged by the default loader.
+      ...(!inCluster && kubeconfigs.length === 1 ? { kubeconfigPath: kubeconfigs[0]! } : {}),
+      ...(options.context ? { context: options.context } : {}),
+    },
+    env,
+  );
   return {
     client: createKubernetesClient({
       apis: createKubernetesApis(config),
       ...(options.logger ? { logger: options.logger } : {}),
     }),
-    via: mode === 'in-cluster' ? 'in-cluster' : `kubeconfig ${config.getCurrentContext()}`,
+    via: inCluster ? 'in-cluster' : `kubeconfig ${config.getCurrentContext()}`,
   };
 }
 
