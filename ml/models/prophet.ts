@@ -16,10 +16,19 @@ export interface ProphetModelOptions {
   /** Half-width of the forecast band in residual standard deviations: 1.96 is a 95% band. @default 1.96 */
   bandSigmas?: number;
   /**
-   * Most recent points kept for fitting. Bounds the fit time (~0.1 s for 700 points) and the size
-   * of the serialised model, which holds its training data. @default 2016 (a week of 5-min steps)
+   * Most points the fit sees: the newest this many, or, when `historyDays` holds more, those days
+   * averaged into this many equal stretches of time, so a fine scrape step still spans the days
+   * that daily and weekly seasonality need. Bounds the fit time (~0.1 s for 700 points) and the
+   * size of the serialised model, which holds its training data. @default 2016 (a week of 5-min
+   * steps)
    */
   maxTrainPoints?: number;
+  /**
+   * Days of the most recent history the fit covers at least, when the data has them, even if
+   * they hold more than `maxTrainPoints` points. Two weeks let the 'auto' weekly seasonality
+   * switch on. @default 14
+   */
+  historyDays?: number;
   /** Seed of the optimiser, so a refit on load reproduces the same parameters. @default 1 */
   seed?: number;
 }
@@ -33,19 +42,28 @@ export const DEFAULT_PROPHET_OPTIONS: ResolvedProphetOptions = {
   changepoints: 25,
   bandSigmas: 1.96,
   maxTrainPoints: 2016,
+  historyDays: 14,
   seed: 1,
 };
 
 /**
  * augurs' Prophet cannot export its fitted parameters, so the serialised form keeps what a
- * deterministic refit needs: the options (with the optimiser seed) and the training points.
- * Loading refits, which costs one fit (~0.1-0.3 s for 2,000 points on one core).
+ * deterministic refit needs: the options (with the optimiser seed) and the points fitted (averaged
+ * when the history had more than `maxTrainPoints`). Loading refits, which costs one fit
+ * (~0.1-0.3 s for 2,000 points on one core).
  */
 export interface SerializedProphetModel {
   readonly kind: 'prophet';
   readonly options: ResolvedProphetOptions;
   readonly timestampsMs: number[];
   readonly values: number[];
+  /**
+   * The band's residual standard deviation, measured on the raw points; absent in models saved
+   * before averaging existed, which fitted raw points and recompute it on load.
+   */
+  readonly residualSigma?: number;
+  /** Time of the newest raw point; absent in older models, where it is the last fitted point's. */
+  readonly trainedUntilMs?: number;
 }
 
 export interface ProphetForecast {
@@ -78,8 +96,10 @@ export class ProphetModel {
     private readonly timestampsMs: Float64Array,
     private readonly values: Float64Array,
     private readonly prophet: Prophet,
-    /** Standard deviation of the in-sample residuals, in the series' units. */
+    /** Standard deviation of the in-sample residuals of the raw points, in the series' units. */
     readonly residualSigma: number,
+    /** Time of the last training point: forecasts after it use only the past. */
+    readonly trainedUntilMs: number,
   ) {}
 
   static fit(
@@ -94,11 +114,36 @@ export class ProphetModel {
       );
     }
     if (values.length < 8) throw new RangeError(`Prophet needs at least 8 points, got ${values.length}`);
-    ensureProphetRuntime();
+    if (!Number.isInteger(o.maxTrainPoints) || o.maxTrainPoints < 8) {
+      throw new RangeError(`'maxTrainPoints' (${o.maxTrainPoints}) must be an integer of at least 8`);
+    }
+    if (!(o.historyDays > 0)) throw new RangeError(`'historyDays' (${o.historyDays}) must be positive`);
+    const n = values.length;
+    const newest = timestampsMs[n - 1]!;
+    // The newest `maxTrainPoints` points, or the newest `historyDays` if those span more.
+    let from = n - 1;
+    while (from > 0 && newest - timestampsMs[from - 1]! <= o.historyDays * DAY_MS) from--;
+    from = Math.min(from, Math.max(0, n - o.maxTrainPoints));
+    const rawTs = Float64Array.from(timestampsMs).subarray(from);
+    const rawVs = Float64Array.from(values).subarray(from);
+    const { ts, vs } = averageInto(rawTs, rawVs, o.maxTrainPoints);
+    const model = ProphetModel.fitPoints(o, ts, vs, newest);
+    if (ts.length === rawTs.length) return model;
+    // Averaging narrows the spread; the band must hold the raw points it will judge.
+    const recent = Math.max(0, rawTs.length - SIGMA_POINTS);
+    const sigma = residualSigmaOf(model.prophet, rawTs.subarray(recent), rawVs.subarray(recent));
+    return new ProphetModel(o, model.timestampsMs, model.values, model.prophet, sigma, newest);
+  }
 
-    const from = Math.max(0, values.length - o.maxTrainPoints);
-    const ts = Float64Array.from(timestampsMs).subarray(from);
-    const vs = Float64Array.from(values).subarray(from);
+  /** Fits exactly these points; `residualSigma` defaults to their own in-sample residuals'. */
+  private static fitPoints(
+    o: ResolvedProphetOptions,
+    ts: Float64Array,
+    vs: Float64Array,
+    trainedUntilMs: number,
+    residualSigma?: number,
+  ): ProphetModel {
+    ensureProphetRuntime();
     const prophet = new Prophet({
       optimizer,
       dailySeasonality: seasonality(o.daily),
@@ -109,23 +154,24 @@ export class ProphetModel {
       uncertaintySamples: 0,
     });
     prophet.fit({ ds: Array.from(ts, (t) => t / 1000), y: vs }, { seed: o.seed });
-
-    const inSample = prophet.predict().yhat.point;
-    let sumSq = 0;
-    for (let i = 0; i < vs.length; i++) sumSq += (vs[i]! - inSample[i]!) ** 2;
-    const sigma = Math.sqrt(sumSq / vs.length);
-    let spread = 0;
-    for (const v of vs) spread = Math.max(spread, Math.abs(v));
-    // A perfect fit would make the band zero-wide and every rounding error infinitely surprising.
-    const floor = 1e-6 * Math.max(spread, 1);
-    return new ProphetModel(o, ts.slice(), vs.slice(), prophet, Math.max(sigma, floor));
+    const sigma = residualSigma ?? residualSigmaOf(prophet, ts, vs);
+    return new ProphetModel(o, ts.slice(), vs.slice(), prophet, sigma, trainedUntilMs);
   }
 
   static fromJSON(serialized: SerializedProphetModel): ProphetModel {
     if (serialized.kind !== 'prophet') {
       throw new TypeError(`expected a serialized 'prophet', got kind '${String(serialized.kind)}'`);
     }
-    return ProphetModel.fit(serialized.timestampsMs, serialized.values, serialized.options);
+    const o: ResolvedProphetOptions = { ...DEFAULT_PROPHET_OPTIONS, ...serialized.options };
+    const ts = Float64Array.from(serialized.timestampsMs);
+    if (ts.length < 8) throw new RangeError(`Prophet needs at least 8 points, got ${ts.length}`);
+    return ProphetModel.fitPoints(
+      o,
+      ts,
+      Float64Array.from(serialized.values),
+      serialized.trainedUntilMs ?? ts[ts.length - 1]!,
+      serialized.residualSigma,
+    );
   }
 
   toJSON(): SerializedProphetModel {
@@ -134,12 +180,9 @@ export class ProphetModel {
       options: this.options,
       timestampsMs: Array.from(this.timestampsMs),
       values: Array.from(this.values),
+      residualSigma: this.residualSigma,
+      trainedUntilMs: this.trainedUntilMs,
     };
-  }
-
-  /** Time of the last training point: forecasts after it use only the past. */
-  get trainedUntilMs(): number {
-    return this.timestampsMs[this.timestampsMs.length - 1]!;
   }
 
   forecast(timestampsMs: ArrayLike<number>): ProphetForecast {
@@ -180,6 +223,58 @@ export class ProphetModel {
 export function bandScore(value: number, point: number, lower: number, upper: number): number {
   const half = value >= point ? upper - point : point - lower;
   return Math.abs(value - point) / Math.max(half, 1e-12);
+}
+
+const DAY_MS = 86_400_000;
+
+/** Raw points whose residuals measure the band when the fit saw averages: bounds one predict call. */
+const SIGMA_POINTS = 20_000;
+
+/**
+ * Averages a series into at most `maxPoints` equal stretches of time ending at its last point,
+ * each point at the mean time of the points in its stretch; stretches without points are left
+ * out. A series of `maxPoints` or fewer points is returned as it is.
+ */
+export function averageInto(
+  ts: Float64Array,
+  vs: Float64Array,
+  maxPoints: number,
+): { ts: Float64Array; vs: Float64Array } {
+  const n = ts.length;
+  if (n <= maxPoints) return { ts, vs };
+  const first = ts[0]!;
+  const span = ts[n - 1]! - first;
+  const width = span / maxPoints;
+  const sumT = new Float64Array(maxPoints);
+  const sumV = new Float64Array(maxPoints);
+  const count = new Uint32Array(maxPoints);
+  for (let i = 0; i < n; i++) {
+    const k = width > 0 ? Math.min(maxPoints - 1, Math.floor((ts[i]! - first) / width)) : 0;
+    sumT[k] = sumT[k]! + ts[i]!;
+    sumV[k] = sumV[k]! + vs[i]!;
+    count[k] = count[k]! + 1;
+  }
+  const outT: number[] = [];
+  const outV: number[] = [];
+  for (let k = 0; k < maxPoints; k++) {
+    if (count[k] === 0) continue;
+    outT.push(sumT[k]! / count[k]!);
+    outV.push(sumV[k]! / count[k]!);
+  }
+  return { ts: Float64Array.from(outT), vs: Float64Array.from(outV) };
+}
+
+/** Root mean square of the in-sample residuals, floored so a perfect fit still has a band. */
+function residualSigmaOf(prophet: Prophet, ts: Float64Array, vs: Float64Array): number {
+  const predicted = prophet.predict({ ds: Array.from(ts, (t) => t / 1000) }).yhat.point;
+  let sumSq = 0;
+  let spread = 0;
+  for (let i = 0; i < vs.length; i++) {
+    sumSq += (vs[i]! - predicted[i]!) ** 2;
+    spread = Math.max(spread, Math.abs(vs[i]!));
+  }
+  // A perfect fit would make the band zero-wide and every rounding error infinitely surprising.
+  return Math.max(Math.sqrt(sumSq / vs.length), 1e-6 * Math.max(spread, 1));
 }
 
 function seasonality(option: 'auto' | boolean): ProphetSeasonalityOption {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bandScore, ProphetModel } from '../../ml/models/prophet.js';
+import { averageInto, bandScore, ProphetModel } from '../../ml/models/prophet.js';
 import { createRandom, normal } from '../../ml/random.js';
 
 const stepMs = 15 * 60_000;
@@ -51,6 +51,71 @@ describe('Prophet model', () => {
     expect(model.toJSON().values).toHaveLength(100);
     expect(model.trainedUntilMs).toBe(ts[ts.length - 1]);
     model.free();
+  });
+
+  it('averages days of a fine scrape step into its point budget, so it learns the daily cycle', () => {
+    // Four days at a 1-minute step: the newest 2,016 raw points would span 1.4 days, too short for
+    // Prophet to switch daily seasonality on.
+    const random = createRandom(4);
+    const minute = 60_000;
+    const days = 4;
+    const n = days * 1440 + 360;
+    const ts = Float64Array.from({ length: n }, (_, i) => start + i * minute);
+    const vs = Float64Array.from(
+      { length: n },
+      (_, i) => 50 + 10 * Math.sin((2 * Math.PI * i) / 1440) + normal(random),
+    );
+    const train = days * 1440;
+    const model = ProphetModel.fit(ts.subarray(0, train), vs.subarray(0, train));
+    const recentOnly = ProphetModel.fit(ts.subarray(0, train), vs.subarray(0, train), { historyDays: 1 });
+    expect(model.toJSON().values.length).toBeLessThanOrEqual(2016);
+    expect(model.toJSON().timestampsMs[0]).toBeLessThan(start + minute * 3);
+    expect(model.trainedUntilMs).toBe(ts[train - 1]);
+    // The band is measured on the raw points, not on the narrower averages.
+    expect(model.residualSigma).toBeCloseTo(1, 0);
+
+    const meanAbsError = (m: ProphetModel) => {
+      const f = m.forecast(ts.subarray(train));
+      let sum = 0;
+      for (let i = 0; i < f.point.length; i++) sum += Math.abs(vs[train + i]! - f.point[i]!);
+      return sum / f.point.length;
+    };
+    // Six hours ahead, the cycle turns by 90 degrees: only a model that learned it follows.
+    expect(meanAbsError(model)).toBeLessThan(1.5);
+    expect(meanAbsError(recentOnly)).toBeGreaterThan(2 * meanAbsError(model));
+
+    const loaded = ProphetModel.fromJSON(JSON.parse(JSON.stringify(model.toJSON())));
+    expect(loaded.residualSigma).toBe(model.residualSigma);
+    expect(loaded.trainedUntilMs).toBe(model.trainedUntilMs);
+    expect(loaded.forecast([ts[train]!]).point[0]).toBeCloseTo(model.forecast([ts[train]!]).point[0]!, 6);
+    for (const m of [model, recentOnly, loaded]) m.free();
+  });
+
+  it('loads a model saved before averaging existed, measuring its band from its points', () => {
+    const { ts, vs } = dailySeries(3, 5);
+    const current = ProphetModel.fit(ts, vs);
+    const { residualSigma: _sigma, trainedUntilMs: _until, ...older } = current.toJSON();
+    const loaded = ProphetModel.fromJSON(older);
+    expect(loaded.residualSigma).toBeCloseTo(current.residualSigma, 9);
+    expect(loaded.trainedUntilMs).toBe(ts[ts.length - 1]);
+    current.free();
+    loaded.free();
+  });
+
+  it('rejects a point budget or history it cannot use', () => {
+    const { ts, vs } = dailySeries(1, 6);
+    expect(() => ProphetModel.fit(ts, vs, { maxTrainPoints: 4 })).toThrow(/'maxTrainPoints' \(4\)/);
+    expect(() => ProphetModel.fit(ts, vs, { historyDays: 0 })).toThrow(/'historyDays' \(0\)/);
+  });
+
+  it('averages into equal stretches of time and leaves out the empty ones', () => {
+    const ts = Float64Array.from([0, 1, 2, 3, 8, 9, 10, 11]);
+    const vs = Float64Array.from([1, 3, 5, 7, 2, 4, 6, 8]);
+    const out = averageInto(ts, vs, 4);
+    // Stretches of 11/4 ms: [0, 2.75) holds 0-2, [2.75, 5.5) holds 3, [5.5, 8.25) holds 8, the last 9-11.
+    expect(Array.from(out.ts)).toEqual([1, 3, 8, 10]);
+    expect(Array.from(out.vs)).toEqual([3, 7, 2, 6]);
+    expect(averageInto(ts, vs, 8).ts).toBe(ts);
   });
 
   it('measures a value in half-widths of the band on the side it falls', () => {
