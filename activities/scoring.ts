@@ -115,7 +115,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
     if (hit) return hit;
     try {
       const { model } = await registry.getVersion<DetectorModel>(detector, version);
-      const fresh = loadDetectorModel(model);
+      const fresh = await loadDetectorModel(model);
       loaded.set(key, fresh);
       log.info('loaded model for scoring', { detector, version });
       return fresh;

@@ -409,7 +409,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       Context.current().heartbeat({ stage: 'calibrating', members: weighted.length });
       let model: AnyDetectorModel;
       try {
-        model = fitEnsembleModel(weighted, train, validation, {
+        model = await fitEnsembleModel(weighted, train, validation, {
           features: spec.features,
           targetAnomalyRate: spec.targetAnomalyRate,
         });
@@ -432,7 +432,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         store.getSeries(contextId),
         store.getSeries(testId),
       ]);
-      const loaded = loadDetectorModel(model);
+      const loaded = await loadDetectorModel(model);
       const warm = Math.min(context.values.length, Math.max(...model.featureConfig.windowsPoints, 1));
       const score = (s: Series) => loaded.score(concatTail(context, s, warm)).flags.slice(warm);
 

@@ -52,7 +52,7 @@ export class ModelCache {
       return hit;
     }
     const { model } = await this.registry.getVersion<DetectorModel>(detector, version);
-    const served = { detector, version, loaded: loadDetectorModel(model) };
+    const served = { detector, version, loaded: await loadDetectorModel(model) };
     this.models.set(key, served);
     if (this.models.size > this.maxModels) this.models.delete(this.models.keys().next().value!);
     return served;

@@ -20,7 +20,7 @@ import {
   type IsolationForestOptions,
   type SerializedIsolationForest,
 } from './isolation-forest.js';
-import { LstmForecaster, type SerializedLstmForecaster } from './models/lstm.js';
+import type { SerializedLstmForecaster } from './models/lstm.js';
 import { ProphetModel, type SerializedProphetModel } from './models/prophet.js';
 import type { Series } from './series.js';
 
@@ -196,8 +196,12 @@ export interface FeatureContribution {
   readonly robustZ: number;
 }
 
-/** Loads either format: a single-forest model (schemaVersion 1) or an ensemble (schemaVersion 2). */
-export function loadDetectorModel(model: AnyDetectorModel): LoadedDetectorModel {
+/**
+ * Loads either format: a single-forest model (schemaVersion 1) or an ensemble (schemaVersion 2).
+ * TensorFlow.js is imported only when an LSTM member is loaded: it adds about half a second and
+ * 100 MB to a process that serves forests and Prophet alone.
+ */
+export async function loadDetectorModel(model: AnyDetectorModel): Promise<LoadedDetectorModel> {
   if (model.schemaVersion === ENSEMBLE_SCHEMA_VERSION) return loadEnsembleModel(model);
   if (model.schemaVersion !== MODEL_SCHEMA_VERSION) {
     throw new TypeError(
@@ -293,13 +297,14 @@ export type AnyDetectorModel = DetectorModel | EnsembleDetectorModel;
 
 type MemberScorer = (series: Series) => Float64Array;
 
-function memberScorer(member: SerializedMember): MemberScorer {
+async function memberScorer(member: SerializedMember): Promise<MemberScorer> {
   switch (member.kind) {
     case 'isolation-forest': {
-      const loaded = loadDetectorModel(member.model);
+      const loaded = await loadDetectorModel(member.model);
       return (series) => loaded.score(series).scores;
     }
     case 'lstm': {
+      const { LstmForecaster } = await import('./models/lstm.js');
       const forecaster = LstmForecaster.fromJSON(member.model);
       return (series) => forecaster.scoreSeries(series.values);
     }
@@ -310,9 +315,11 @@ function memberScorer(member: SerializedMember): MemberScorer {
   }
 }
 
-function loadEnsembleModel(model: EnsembleDetectorModel): LoadedDetectorModel {
+async function loadEnsembleModel(model: EnsembleDetectorModel): Promise<LoadedDetectorModel> {
   const fusion = model.fusion ?? 'mean';
-  const scorers = model.members.map((m) => ({ member: m, score: memberScorer(m) }));
+  const scorers = await Promise.all(
+    model.members.map(async (m) => ({ member: m, score: await memberScorer(m) })),
+  );
   const totalWeight = model.members.reduce((sum, m) => sum + m.weight, 0);
   return {
     model,
@@ -365,12 +372,12 @@ function recallAboveOwnTail(
  * Weighs trained members into one model on the validation split. One forest alone stays a
  * single-forest model (schemaVersion 1), the format every reader of the registry knows.
  */
-export function fitEnsembleModel(
+export async function fitEnsembleModel(
   members: (SerializedMember & { weight: number })[],
   train: Series,
   validation: Series,
   options: FitEnsembleOptions,
-): AnyDetectorModel {
+): Promise<AnyDetectorModel> {
   const only = members[0];
   if (members.length === 1 && only?.kind === 'isolation-forest') return only.model;
   if (members.length === 0) throw new RangeError("'members' is empty: an ensemble needs at least one");
@@ -380,8 +387,9 @@ export function fitEnsembleModel(
   // Weights need no labels: anomalies planted in a copy of the validation data show which
   // members see this workload's kind of trouble, and a member that sees nothing fades out.
   const planted = injectAnomalies(scored, { perThousand: 5, seed: options.seed ?? 1 });
-  const fitted = members.map((member) => {
-    const scorer = memberScorer(member);
+  const scorers = await Promise.all(members.map(memberScorer));
+  const fitted = members.map((member, k) => {
+    const scorer = scorers[k]!;
     const raw = scorer(scored).subarray(context);
     const calibration = fitCalibration(raw);
     const plantedRecall = recallAboveOwnTail(

@@ -99,7 +99,7 @@ describe('detector lifecycle on a real Temporal dev server', () => {
 
       const { model } = await registry.getVersion<never>('life', 2);
       expect((model as { schemaVersion: number }).schemaVersion).toBe(ENSEMBLE_SCHEMA_VERSION);
-      expect(loadDetectorModel(model).model.threshold).toBeCloseTo(0.998, 6);
+      expect((await loadDetectorModel(model)).model.threshold).toBeCloseTo(0.998, 6);
 
       const rolledBack = await env.client.workflow.execute(rollbackDetector, {
         taskQueue: 'training-life',

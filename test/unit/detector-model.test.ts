@@ -35,12 +35,12 @@ function liveWithPlateau(factor: number): { series: Series; plateau: (i: number)
 }
 
 describe('the range guards of a forest model', () => {
-  it('keeps a plateau of three times the night level flagged throughout, though the afternoon peak comes close to it', () => {
+  it('keeps a plateau of three times the night level flagged throughout, though the afternoon peak comes close to it', async () => {
     const model = trainedAtNight();
     const { series, plateau } = liveWithPlateau(3);
     const peak = simulateSource(source, TRAINED_UNTIL).values.reduce((a, b) => Math.max(a, b));
 
-    const { flags } = loadDetectorModel(model).score(series);
+    const { flags } = (await loadDetectorModel(model)).score(series);
 
     const inside = flags.filter((_, i) => plateau(i));
     expect(Math.max(...series.values.filter((_, i) => plateau(i)))).toBeLessThan(peak * 1.3);
@@ -50,11 +50,11 @@ describe('the range guards of a forest model', () => {
     expect(after.filter(Boolean).length / after.length).toBeLessThan(0.05);
   });
 
-  it('lets the plateau fade once the rolling features settle when the hourly levels are absent', () => {
+  it('lets the plateau fade once the rolling features settle when the hourly levels are absent', async () => {
     const { levelByHour, ...withoutHourly } = trainedAtNight();
     const { series, plateau } = liveWithPlateau(3);
 
-    const { flags } = loadDetectorModel(withoutHourly).score(series);
+    const { flags } = (await loadDetectorModel(withoutHourly)).score(series);
 
     expect(levelByHour).toBeDefined();
     const inside = flags.filter((_, i) => plateau(i));

@@ -38,7 +38,7 @@ describe('ensemble detector model', () => {
     });
     const lstm = await trainLstmForecaster(train.values, { windowPoints: 12, units: 4, epochs: 3, seed: 2 });
 
-    const model = fitEnsembleModel(
+    const model = (await fitEnsembleModel(
       [
         { kind: 'isolation-forest', model: forest, weight: 1 },
         { kind: 'lstm', model: lstm.toJSON(), weight: 1 },
@@ -46,7 +46,7 @@ describe('ensemble detector model', () => {
       train,
       validation,
       { features, targetAnomalyRate: 0.005 },
-    ) as EnsembleDetectorModel;
+    )) as EnsembleDetectorModel;
 
     expect(model.schemaVersion).toBe(2);
     const weights = model.members.map((m) => m.weight);
@@ -64,7 +64,7 @@ describe('ensemble detector model', () => {
     const test = sliceSeries(series, 1340);
     const values = Float64Array.from(test.values);
     values[150] = values[150]! + 6;
-    const scored = loadDetectorModel(model).score({ ...test, values });
+    const scored = (await loadDetectorModel(model)).score({ ...test, values });
     expect(scored.flags[150]).toBe(true);
     const models = explainModels(scored, 150);
     expect(models.map((m) => m.kind).sort()).toEqual(['isolation-forest', 'lstm']);
@@ -74,14 +74,14 @@ describe('ensemble detector model', () => {
     expect(flaggedShare).toBeLessThan(0.05);
   });
 
-  it('explains a single-forest model by features only', () => {
+  it('explains a single-forest model by features only', async () => {
     const series = dailySeries(600, 4);
     const model = trainDetectorModel(sliceSeries(series, 0, 400), sliceSeries(series, 400, 500), {
       features: { windowsPoints: [12], diffLags: [1] },
       forest: { trees: 20 },
       targetAnomalyRate: 0.01,
     });
-    const scored = loadDetectorModel(model).score(sliceSeries(series, 500));
+    const scored = (await loadDetectorModel(model)).score(sliceSeries(series, 500));
     expect(explainModels(scored, 10)).toEqual([]);
   });
 });
