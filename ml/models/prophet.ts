@@ -100,6 +100,8 @@ export class ProphetModel {
     readonly residualSigma: number,
     /** Time of the last training point: forecasts after it use only the past. */
     readonly trainedUntilMs: number,
+    /** Added to the values before fitting and taken off every forecast. */
+    private readonly offset: number,
   ) {}
 
   static fit(
@@ -131,8 +133,13 @@ export class ProphetModel {
     if (ts.length === rawTs.length) return model;
     // Averaging narrows the spread; the band must hold the raw points it will judge.
     const recent = Math.max(0, rawTs.length - SIGMA_POINTS);
-    const sigma = residualSigmaOf(model.prophet, rawTs.subarray(recent), rawVs.subarray(recent));
-    return new ProphetModel(o, model.timestampsMs, model.values, model.prophet, sigma, newest);
+    const sigma = residualSigmaOf(
+      model.prophet,
+      rawTs.subarray(recent),
+      rawVs.subarray(recent),
+      model.offset,
+    );
+    return new ProphetModel(o, model.timestampsMs, model.values, model.prophet, sigma, newest, model.offset);
   }
 
   /** Fits exactly these points; `residualSigma` defaults to their own in-sample residuals'. */
@@ -144,18 +151,31 @@ export class ProphetModel {
     residualSigma?: number,
   ): ProphetModel {
     ensureProphetRuntime();
-    const prophet = new Prophet({
-      optimizer,
-      dailySeasonality: seasonality(o.daily),
-      weeklySeasonality: seasonality(o.weekly),
-      yearlySeasonality: { type: 'manual', enabled: false },
-      changepointPriorScale: o.changepointPriorScale,
-      nChangepoints: o.changepoints,
-      uncertaintySamples: 0,
-    });
-    prophet.fit({ ds: Array.from(ts, (t) => t / 1000), y: vs }, { seed: o.seed });
-    const sigma = residualSigma ?? residualSigmaOf(prophet, ts, vs);
-    return new ProphetModel(o, ts.slice(), vs.slice(), prophet, sigma, trainedUntilMs);
+    // Prophet scales by the largest |y| and its WebAssembly build aborts when that is 0: a metric
+    // that stayed at zero (an error rate on a good week) is fitted one unit up instead.
+    const offset = vs.every((v) => v === 0) ? 1 : 0;
+    const data = { ds: Array.from(ts, (t) => t / 1000), y: Array.from(vs, (v) => v + offset) };
+    let prophet: Prophet | undefined;
+    const failures: string[] = [];
+    // Prophet's own fallback: when L-BFGS stops without converging, Newton's method often does.
+    for (const algorithm of ['lbfgs', 'newton'] as const) {
+      const candidate = newProphet(o);
+      try {
+        candidate.fit(data, { seed: o.seed, algorithm });
+        prophet = candidate;
+        break;
+      } catch (err) {
+        candidate.free();
+        failures.push(`${algorithm}: ${firstLine(err)}`);
+      }
+    }
+    if (!prophet) {
+      throw new RangeError(
+        `Prophet's optimiser found no fit for ${vs.length} points from ${new Date(ts[0]!).toISOString()} to ${new Date(ts[ts.length - 1]!).toISOString()} (${failures.join('; ')})`,
+      );
+    }
+    const sigma = residualSigma ?? residualSigmaOf(prophet, ts, vs, offset);
+    return new ProphetModel(o, ts.slice(), vs.slice(), prophet, sigma, trainedUntilMs, offset);
   }
 
   static fromJSON(serialized: SerializedProphetModel): ProphetModel {
@@ -194,9 +214,9 @@ export class ProphetModel {
     const predicted = this.prophet.predict({ ds: Array.from(timestampsMs, (t) => t / 1000) }).yhat.point;
     const half = this.options.bandSigmas * this.residualSigma;
     for (let i = 0; i < n; i++) {
-      point[i] = predicted[i]!;
-      lower[i] = predicted[i]! - half;
-      upper[i] = predicted[i]! + half;
+      point[i] = predicted[i]! - this.offset;
+      lower[i] = point[i]! - half;
+      upper[i] = point[i]! + half;
     }
     return { point, lower, upper };
   }
@@ -265,16 +285,38 @@ export function averageInto(
 }
 
 /** Root mean square of the in-sample residuals, floored so a perfect fit still has a band. */
-function residualSigmaOf(prophet: Prophet, ts: Float64Array, vs: Float64Array): number {
+function residualSigmaOf(prophet: Prophet, ts: Float64Array, vs: Float64Array, offset: number): number {
   const predicted = prophet.predict({ ds: Array.from(ts, (t) => t / 1000) }).yhat.point;
   let sumSq = 0;
   let spread = 0;
   for (let i = 0; i < vs.length; i++) {
-    sumSq += (vs[i]! - predicted[i]!) ** 2;
+    sumSq += (vs[i]! + offset - predicted[i]!) ** 2;
     spread = Math.max(spread, Math.abs(vs[i]!));
   }
   // A perfect fit would make the band zero-wide and every rounding error infinitely surprising.
   return Math.max(Math.sqrt(sumSq / vs.length), 1e-6 * Math.max(spread, 1));
+}
+
+function newProphet(o: ResolvedProphetOptions): Prophet {
+  return new Prophet({
+    optimizer,
+    dailySeasonality: seasonality(o.daily),
+    weeklySeasonality: seasonality(o.weekly),
+    yearlySeasonality: { type: 'manual', enabled: false },
+    changepointPriorScale: o.changepointPriorScale,
+    nChangepoints: o.changepoints,
+    uncertaintySamples: 0,
+  });
+}
+
+function firstLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? text
+  );
 }
 
 function seasonality(option: 'auto' | boolean): ProphetSeasonalityOption {

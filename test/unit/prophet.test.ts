@@ -102,6 +102,36 @@ describe('Prophet model', () => {
     loaded.free();
   });
 
+  it('fits a metric that stayed at zero and flags the first time it leaves zero', () => {
+    const ts = Float64Array.from({ length: 300 }, (_, i) => start + i * stepMs);
+    const model = ProphetModel.fit(ts, new Float64Array(300));
+    const next = [ts[299]! + stepMs, ts[299]! + 2 * stepMs];
+    const f = model.forecast(next);
+    expect(Math.abs(f.point[0]!)).toBeLessThan(1e-6);
+    const scores = model.score(next, [0, 1]);
+    expect(scores[0]).toBeLessThan(1);
+    expect(scores[1]).toBeGreaterThan(100);
+    const loaded = ProphetModel.fromJSON(JSON.parse(JSON.stringify(model.toJSON())));
+    expect(loaded.forecast(next).point[1]).toBeCloseTo(f.point[1]!, 9);
+    model.free();
+    loaded.free();
+  });
+
+  it('says which points defeated the optimiser when neither L-BFGS nor Newton converges', () => {
+    // Sixteen points of a three-step saw: too few for the seasonal and trend terms Prophet sets up.
+    const ts = Float64Array.from({ length: 16 }, (_, i) => start + i * 60_000);
+    const vs = Float64Array.from({ length: 16 }, (_, i) => i % 3);
+    expect(() => ProphetModel.fit(ts, vs)).toThrow(RangeError);
+    expect(() => ProphetModel.fit(ts, vs)).toThrow(
+      /no fit for 16 points from 2024-01-01T00:00:00.000Z .*lbfgs: .*newton: /,
+    );
+    // The WebAssembly instance survives the failure: the next fit works.
+    const { ts: dts, vs: dvs } = dailySeries(3, 8);
+    const model = ProphetModel.fit(dts, dvs);
+    expect(model.residualSigma).toBeCloseTo(1, 0);
+    model.free();
+  });
+
   it('rejects a point budget or history it cannot use', () => {
     const { ts, vs } = dailySeries(1, 6);
     expect(() => ProphetModel.fit(ts, vs, { maxTrainPoints: 4 })).toThrow(/'maxTrainPoints' \(4\)/);
