@@ -134,7 +134,12 @@ async function writeResultsCsv(outDir: string, detector: string, file: NabRunFil
   await writeFile(path, `${lines.join('\n')}\n`);
 }
 
-/** Runs tasks on a pool of worker threads, one file per task, results in task order. */
+/**
+ * Runs tasks on up to `workers` threads at once, results in task order. Each file gets a thread of
+ * its own: augurs' Prophet keeps state in its WebAssembly instance that shifts later fits in the
+ * ninth digit, enough to move a detection across the threshold, so a thread shared with earlier
+ * files would make a file's result depend on which files the scheduler gave that thread before.
+ */
 async function runTasks(
   tasks: readonly NabTask[],
   workers: number,
@@ -149,21 +154,20 @@ async function runTasks(
     return results;
   }
   let next = 0;
-  const pool = Array.from({ length: Math.min(workers, tasks.length) }, () => startWorker());
-  try {
-    await Promise.all(
-      pool.map(async (worker) => {
-        while (next < tasks.length) {
-          const i = next++;
-          const result = await runOnWorker(worker, tasks[i]!);
-          results[i] = result;
-          onDone(result);
+  await Promise.all(
+    Array.from({ length: Math.min(workers, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        const worker = startWorker();
+        try {
+          results[i] = await runOnWorker(worker, tasks[i]!);
+        } finally {
+          await worker.terminate();
         }
-      }),
-    );
-  } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
-  }
+        onDone(results[i]);
+      }
+    }),
+  );
   return results;
 }
 
