@@ -25,8 +25,8 @@ export interface ProphetModelOptions {
   maxTrainPoints?: number;
   /**
    * Days of the most recent history the fit covers at least, when the data has them, even if
-   * they hold more than `maxTrainPoints` points. Two weeks let the 'auto' weekly seasonality
-   * switch on. @default 14
+   * they hold more than `maxTrainPoints` points. A little over two weeks lets the 'auto' weekly
+   * seasonality switch on. @default 15
    */
   historyDays?: number;
   /** Seed of the optimiser, so a refit on load reproduces the same parameters. @default 1 */
@@ -42,7 +42,7 @@ export const DEFAULT_PROPHET_OPTIONS: ResolvedProphetOptions = {
   changepoints: 25,
   bandSigmas: 1.96,
   maxTrainPoints: 2016,
-  historyDays: 14,
+  historyDays: 15,
   seed: 1,
 };
 

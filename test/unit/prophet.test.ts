@@ -91,6 +91,34 @@ describe('Prophet model', () => {
     for (const m of [model, recentOnly, loaded]) m.free();
   });
 
+  it('covers a little over two weeks by default, so it learns the weekend at a 5-minute step', () => {
+    const random = createRandom(9);
+    const step = 5 * 60_000;
+    const n = 20 * 288;
+    const ts = Float64Array.from({ length: n }, (_, i) => start + i * step);
+    const weekend = (t: number) => [0, 6].includes(new Date(t).getUTCDay());
+    const vs = Float64Array.from(
+      ts,
+      (t, i) => 50 - (weekend(t) ? 20 : 0) + 5 * Math.sin((2 * Math.PI * i) / 288) + normal(random),
+    );
+    // 19 days from Monday 1 January: training ends on a Friday night, the day forecast is Saturday.
+    const train = 19 * 288;
+    const meanAbsError = (options: { historyDays?: number }) => {
+      const model = ProphetModel.fit(ts.subarray(0, train), vs.subarray(0, train), options);
+      const f = model.forecast(ts.subarray(train));
+      let error = 0;
+      for (let i = 0; i < f.point.length; i++) error += Math.abs(vs[train + i]! - f.point[i]!);
+      model.free();
+      return error / f.point.length;
+    };
+    // Three weekly harmonics round off the one-step drop of 20 into the weekend: an error near 5.
+    const fifteenDays = meanAbsError({});
+    expect(fifteenDays).toBeLessThan(8);
+    // The newest 2,016 points alone are a week: too short for weekly seasonality, so Saturday is
+    // forecast at a weekday's level.
+    expect(meanAbsError({ historyDays: 7 })).toBeGreaterThan(2 * fifteenDays + 5);
+  });
+
   it('loads a model saved before averaging existed, measuring its band from its points', () => {
     const { ts, vs } = dailySeries(3, 5);
     const current = ProphetModel.fit(ts, vs);
