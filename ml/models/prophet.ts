@@ -157,16 +157,19 @@ export class ProphetModel {
     const data = { ds: Array.from(ts, (t) => t / 1000), y: Array.from(vs, (v) => v + offset) };
     let prophet: Prophet | undefined;
     const failures: string[] = [];
-    // Prophet's own fallback: when L-BFGS stops without converging, Newton's method often does.
-    for (const algorithm of ['lbfgs', 'newton'] as const) {
-      const candidate = newProphet(o);
+    for (const { algorithm, scaling } of FIT_ATTEMPTS) {
+      const candidate = newProphet(o, scaling);
       try {
         candidate.fit(data, { seed: o.seed, algorithm });
         prophet = candidate;
         break;
       } catch (err) {
-        candidate.free();
-        failures.push(`${algorithm}: ${firstLine(err)}`);
+        failures.push(`${algorithm} with ${scaling} scaling: ${briefly(err)}`);
+        try {
+          candidate.free();
+        } catch {
+          // A fit that aborted inside WebAssembly leaves the object borrowed; it cannot be freed.
+        }
       }
     }
     if (!prophet) {
@@ -297,9 +300,22 @@ function residualSigmaOf(prophet: Prophet, ts: Float64Array, vs: Float64Array, o
   return Math.max(Math.sqrt(sumSq / vs.length), 1e-6 * Math.max(spread, 1));
 }
 
-function newProphet(o: ResolvedProphetOptions): Prophet {
+/**
+ * Fits tried in turn. Prophet's own fallback is Newton's method when L-BFGS stops without
+ * converging. Both can abort on a series that varies little around a large level (a temperature
+ * near 70), which Prophet's default scaling by the largest |y| squeezes into a sliver below 1;
+ * scaling by the range spreads it over [0, 1].
+ */
+const FIT_ATTEMPTS = [
+  { algorithm: 'lbfgs', scaling: 'absMax' },
+  { algorithm: 'newton', scaling: 'absMax' },
+  { algorithm: 'lbfgs', scaling: 'minMax' },
+] as const;
+
+function newProphet(o: ResolvedProphetOptions, scaling: 'absMax' | 'minMax'): Prophet {
   return new Prophet({
     optimizer,
+    scaling,
     dailySeasonality: seasonality(o.daily),
     weeklySeasonality: seasonality(o.weekly),
     yearlySeasonality: { type: 'manual', enabled: false },
@@ -309,14 +325,15 @@ function newProphet(o: ResolvedProphetOptions): Prophet {
   });
 }
 
-function firstLine(err: unknown): string {
+/** The optimiser's first two lines: where it failed and why; the rest is a stack. */
+function briefly(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return (
-    text
-      .split('\n')
-      .find((line) => line.trim() !== '')
-      ?.trim() ?? text
-  );
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .slice(0, 2)
+    .join(' ');
 }
 
 function seasonality(option: 'auto' | boolean): ProphetSeasonalityOption {
