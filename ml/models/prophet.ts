@@ -154,7 +154,7 @@ export class ProphetModel {
     // Prophet scales by the largest |y| and its WebAssembly build aborts when that is 0: a metric
     // that stayed at zero (an error rate on a good week) is fitted one unit up instead.
     const offset = vs.every((v) => v === 0) ? 1 : 0;
-    const data = { ds: Array.from(ts, (t) => t / 1000), y: Array.from(vs, (v) => v + offset) };
+    const data = { ds: secondsOf(ts), y: Array.from(vs, (v) => v + offset) };
     let prophet: Prophet | undefined;
     const failures: string[] = [];
     for (const { algorithm, scaling } of FIT_ATTEMPTS) {
@@ -214,7 +214,7 @@ export class ProphetModel {
     const lower = new Float64Array(n);
     const upper = new Float64Array(n);
     if (n === 0) return { point, lower, upper };
-    const predicted = this.prophet.predict({ ds: Array.from(timestampsMs, (t) => t / 1000) }).yhat.point;
+    const predicted = this.prophet.predict({ ds: secondsOf(timestampsMs) }).yhat.point;
     const half = this.options.bandSigmas * this.residualSigma;
     for (let i = 0; i < n; i++) {
       point[i] = predicted[i]! - this.offset;
@@ -289,7 +289,7 @@ export function averageInto(
 
 /** Root mean square of the in-sample residuals, floored so a perfect fit still has a band. */
 function residualSigmaOf(prophet: Prophet, ts: Float64Array, vs: Float64Array, offset: number): number {
-  const predicted = prophet.predict({ ds: Array.from(ts, (t) => t / 1000) }).yhat.point;
+  const predicted = prophet.predict({ ds: secondsOf(ts) }).yhat.point;
   let sumSq = 0;
   let spread = 0;
   for (let i = 0; i < vs.length; i++) {
@@ -323,6 +323,11 @@ function newProphet(o: ResolvedProphetOptions, scaling: 'absMax' | 'minMax'): Pr
     nChangepoints: o.changepoints,
     uncertaintySamples: 0,
   });
+}
+
+/** Prophet takes whole seconds: a millisecond fraction (an averaged or a sub-second time) is rounded. */
+function secondsOf(timestampsMs: ArrayLike<number>): number[] {
+  return Array.from(timestampsMs, (t) => Math.round(t / 1000));
 }
 
 /** The optimiser's first two lines: where it failed and why; the rest is a stack. */

@@ -174,6 +174,20 @@ describe('Prophet model', () => {
     model.free();
   });
 
+  it('takes times with a millisecond fraction, as a scrape that did not start on a second gives', () => {
+    const { ts, vs } = dailySeries(2, 10);
+    const shifted = Float64Array.from(ts, (t) => t + 123);
+    const model = ProphetModel.fit(shifted, vs);
+    const whole = ProphetModel.fit(ts, vs);
+    const next = [shifted[shifted.length - 1]! + stepMs];
+    expect(model.forecast(next).point[0]).toBeCloseTo(
+      whole.forecast([ts[ts.length - 1]! + stepMs]).point[0]!,
+      6,
+    );
+    model.free();
+    whole.free();
+  });
+
   it('rejects a point budget or history it cannot use', () => {
     const { ts, vs } = dailySeries(1, 6);
     expect(() => ProphetModel.fit(ts, vs, { maxTrainPoints: 4 })).toThrow(/'maxTrainPoints' \(4\)/);
