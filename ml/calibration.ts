@@ -10,8 +10,10 @@ export interface Calibration {
   /** Quantile level where the exponential tail takes over. */
   readonly tailLevel: number;
   readonly tailStart: number;
-  /** Mean excess above `tailStart`: the exponential tail's scale. */
+  /** Mean excess above `tailStart`, at least `resolution`: the exponential tail's scale. */
   readonly tailScale: number;
+  /** Raw scores are floored to a multiple of this before they are ranked; absent or 0: none. */
+  readonly resolution?: number;
 }
 
 export interface CalibrationOptions {
@@ -19,21 +21,30 @@ export interface CalibrationOptions {
   points?: number;
   /** Where the exponential tail starts. @default 0.98 */
   tailLevel?: number;
+  /**
+   * Raw scores closer than this are one score. On a flat metric a forecaster's residuals, in
+   * band widths, drift by rounding noise far below a tenth of a band; ranked as they are, the
+   * slightly larger noise of later points would land beyond every validation score and alarm on
+   * every point. @default 0
+   */
+  resolution?: number;
 }
 
 export function fitCalibration(rawScores: ArrayLike<number>, options: CalibrationOptions = {}): Calibration {
   const points = options.points ?? 201;
   const tailLevel = options.tailLevel ?? 0.98;
+  const resolution = options.resolution ?? 0;
   if (!Number.isInteger(points) || points < 2) {
     throw new RangeError(`'points' (${points}) must be an integer of at least 2`);
   }
   if (!(tailLevel > 0 && tailLevel < 1)) {
     throw new RangeError(`'tailLevel' (${tailLevel}) must be strictly between 0 and 1`);
   }
+  if (!(resolution >= 0)) throw new RangeError(`'resolution' (${resolution}) must be ≥ 0`);
   if (rawScores.length < 10) {
     throw new RangeError(`calibration needs at least 10 validation scores, got ${rawScores.length}`);
   }
-  const sorted = Float64Array.from(rawScores).sort();
+  const sorted = Float64Array.from(rawScores, (r) => quantize(r, resolution)).sort();
   const quantiles: number[] = [];
   for (let k = 0; k < points; k++) quantiles.push(quantileSorted(sorted, k / (points - 1)));
 
@@ -45,11 +56,24 @@ export function fitCalibration(rawScores: ArrayLike<number>, options: Calibratio
     count++;
   }
   const spread = quantileSorted(sorted, 0.75) - quantileSorted(sorted, 0.25);
-  const tailScale = count > 0 ? Math.max(excess / count, 1e-9) : Math.max(spread, 1e-9);
-  return { kind: 'empirical-cdf-exponential-tail', quantiles, tailLevel, tailStart, tailScale };
+  const tailScale = Math.max(count > 0 ? excess / count : spread, resolution, 1e-9);
+  return {
+    kind: 'empirical-cdf-exponential-tail',
+    quantiles,
+    tailLevel,
+    tailStart,
+    tailScale,
+    ...(resolution > 0 ? { resolution } : {}),
+  };
 }
 
-export function calibrate(calibration: Calibration, raw: number): number {
+/** `raw` floored to a multiple of `resolution` (unchanged when it is 0). */
+function quantize(raw: number, resolution: number): number {
+  return resolution > 0 ? Math.floor(raw / resolution) * resolution : raw;
+}
+
+export function calibrate(calibration: Calibration, score: number): number {
+  const raw = quantize(score, calibration.resolution ?? 0);
   if (raw > calibration.tailStart) {
     const tail =
       (1 - calibration.tailLevel) * Math.exp(-(raw - calibration.tailStart) / calibration.tailScale);

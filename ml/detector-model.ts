@@ -391,7 +391,8 @@ export async function fitEnsembleModel(
   const fitted = members.map((member, k) => {
     const scorer = scorers[k]!;
     const raw = scorer(scored).subarray(context);
-    const calibration = fitCalibration(raw);
+    // Forecasters score in band widths or residual scales: a twentieth of one is noise.
+    const calibration = fitCalibration(raw, { resolution: member.kind === 'isolation-forest' ? 0 : 0.05 });
     const plantedRecall = recallAboveOwnTail(
       raw,
       scorer(planted.series).subarray(context),

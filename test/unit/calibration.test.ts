@@ -53,6 +53,20 @@ describe('fitCalibration', () => {
     expect(calibrate(calibration, 0.41)).toBeCloseTo(1, 12);
   });
 
+  it('treats scores closer than its resolution as one, so noise on a flat metric ranks nowhere', () => {
+    // A forecaster on a constant metric: residuals of rounding size that grow a little with the horizon.
+    const validation = Array.from({ length: 200 }, (_, i) => 1e-3 + 1e-5 * i);
+    const later = 1e-2;
+    expect(calibrate(fitCalibration(validation), later)).toBeGreaterThan(0.999);
+    const coarse = fitCalibration(validation, { resolution: 0.05 });
+    expect(coarse.resolution).toBe(0.05);
+    expect(coarse.tailScale).toBeGreaterThanOrEqual(0.05);
+    expect(calibrate(coarse, later)).toBe(0);
+    // A real surprise still lands in the tail.
+    expect(calibrate(coarse, 2)).toBeGreaterThan(0.999);
+    expect(() => fitCalibration(validation, { resolution: -1 })).toThrow("'resolution' (-1) must be ≥ 0");
+  });
+
   it('refuses fewer than 10 validation scores, saying how many it got', () => {
     expect(() => fitCalibration([1, 2, 3])).toThrow('at least 10 validation scores, got 3');
   });

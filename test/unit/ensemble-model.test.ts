@@ -7,6 +7,7 @@ import {
   trainDetectorModel,
 } from '../../ml/detector-model.js';
 import { trainLstmForecaster } from '../../ml/models/lstm.js';
+import { ProphetModel } from '../../ml/models/prophet.js';
 import { createRandom, normal } from '../../ml/random.js';
 import { createSeries, type Series, sliceSeries } from '../../ml/series.js';
 import { initTfBackend } from '../../ml/tf-backend.js';
@@ -72,6 +73,39 @@ describe('ensemble detector model', () => {
     expect(models[0]!.share).toBeGreaterThanOrEqual(models[1]!.share);
     const flaggedShare = scored.flags.filter(Boolean).length / scored.flags.length;
     expect(flaggedShare).toBeLessThan(0.05);
+  });
+
+  it('raises no alarm on a metric that stayed flat until it moves, with a Prophet member', async () => {
+    const flat = createSeries(
+      'flat',
+      Array.from({ length: 1200 }, (_, i) => 1_700_000_000_000 + i * 60_000),
+      new Array(1200).fill(5),
+    );
+    const train = sliceSeries(flat, 0, 800);
+    const validation = sliceSeries(flat, 800, 1000);
+    const features = { windowsPoints: [12], diffLags: [1] };
+    const forest = trainDetectorModel(train, validation, {
+      features,
+      forest: { trees: 20, seed: 1 },
+      targetAnomalyRate: 0.01,
+    });
+    const prophet = ProphetModel.fit(train.timestampsMs, train.values);
+    const model = await fitEnsembleModel(
+      [
+        { kind: 'isolation-forest', model: forest, weight: 1 },
+        { kind: 'prophet', model: prophet.toJSON(), weight: 1 },
+      ],
+      train,
+      validation,
+      { features, targetAnomalyRate: 0.01 },
+    );
+    prophet.free();
+    const loaded = await loadDetectorModel(model);
+    const test = sliceSeries(flat, 1000);
+    // Prophet's forecast of a constant drifts by rounding noise that grows with the horizon.
+    expect(loaded.score(test).flags.filter(Boolean)).toHaveLength(0);
+    const moved = Float64Array.from(test.values, (v, i) => (i === 100 ? v + 1 : v));
+    expect(loaded.score({ ...test, values: moved }).flags[100]).toBe(true);
   });
 
   it('explains a single-forest model by features only', async () => {
