@@ -294,10 +294,12 @@ function residualSigmaOf(prophet: Prophet, ts: Float64Array, vs: Float64Array, o
   let spread = 0;
   for (let i = 0; i < vs.length; i++) {
     sumSq += (vs[i]! + offset - predicted[i]!) ** 2;
-    spread = Math.max(spread, Math.abs(vs[i]!));
+    spread = Math.max(spread, Math.abs(vs[i]! + offset));
   }
   // A perfect fit would make the band zero-wide and every rounding error infinitely surprising.
-  return Math.max(Math.sqrt(sumSq / vs.length), 1e-6 * Math.max(spread, 1));
+  // Relative to the metric's size: a metric near 1e-6 that moves by 1e-8 must keep a band narrower
+  // than its moves.
+  return Math.max(Math.sqrt(sumSq / vs.length), 1e-6 * spread, Number.MIN_VALUE);
 }
 
 /**

@@ -159,6 +159,18 @@ describe('Prophet model', () => {
     model.free();
   });
 
+  it('keeps a band as narrow as the moves of a metric far below 1', () => {
+    const { ts, vs } = dailySeries(3, 11);
+    // About 1e-6, moving by 1e-8: an absolute floor of 1e-6 on the band would hide every move.
+    const tiny = Float64Array.from(vs, (v) => v * 2e-8);
+    const model = ProphetModel.fit(ts, tiny);
+    expect(model.residualSigma).toBeLessThan(5e-8);
+    const next = ts[ts.length - 1]! + stepMs;
+    const expected = model.forecast([next]).point[0]!;
+    expect(model.score([next], [expected + 3e-7])[0]).toBeGreaterThan(2);
+    model.free();
+  });
+
   it('says which points defeated the optimiser when no fit converges', () => {
     // Sixteen points of a three-step saw: too few for the seasonal and trend terms Prophet sets up.
     const ts = Float64Array.from({ length: 16 }, (_, i) => start + i * 60_000);
