@@ -23,7 +23,7 @@ export interface CalibrationOptions {
   tailLevel?: number;
   /**
    * Raw scores closer than this are one score. On a flat metric a forecaster's residuals, in
-   * band widths, drift by rounding noise far below a tenth of a band; ranked as they are, the
+   * band widths, drift by rounding noise far below a twentieth of a band; ranked as they are, the
    * slightly larger noise of later points would land beyond every validation score and alarm on
    * every point. @default 0
    */

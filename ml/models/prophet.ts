@@ -129,26 +129,24 @@ export class ProphetModel {
     const rawTs = Float64Array.from(timestampsMs).subarray(from);
     const rawVs = Float64Array.from(values).subarray(from);
     const { ts, vs } = averageInto(rawTs, rawVs, o.maxTrainPoints);
-    const model = ProphetModel.fitPoints(o, ts, vs, newest);
-    if (ts.length === rawTs.length) return model;
     // Averaging narrows the spread; the band must hold the raw points it will judge.
     const recent = Math.max(0, rawTs.length - SIGMA_POINTS);
-    const sigma = residualSigmaOf(
-      model.prophet,
-      rawTs.subarray(recent),
-      rawVs.subarray(recent),
-      model.offset,
-    );
-    return new ProphetModel(o, model.timestampsMs, model.values, model.prophet, sigma, newest, model.offset);
+    return ProphetModel.fitPoints(o, ts, vs, newest, {
+      ts: rawTs.subarray(recent),
+      vs: rawVs.subarray(recent),
+    });
   }
 
-  /** Fits exactly these points; `residualSigma` defaults to their own in-sample residuals'. */
+  /**
+   * Fits exactly these points. The band is the given residual standard deviation, or that of the
+   * in-sample residuals of `band`'s points, or of the fitted points themselves.
+   */
   private static fitPoints(
     o: ResolvedProphetOptions,
     ts: Float64Array,
     vs: Float64Array,
     trainedUntilMs: number,
-    residualSigma?: number,
+    band: number | { ts: Float64Array; vs: Float64Array } = { ts, vs },
   ): ProphetModel {
     ensureProphetRuntime();
     // Prophet scales by the largest |y| and its WebAssembly build aborts when that is 0: a metric
@@ -177,7 +175,7 @@ export class ProphetModel {
         `Prophet's optimiser found no fit for ${vs.length} points from ${new Date(ts[0]!).toISOString()} to ${new Date(ts[ts.length - 1]!).toISOString()} (${failures.join('; ')})`,
       );
     }
-    const sigma = residualSigma ?? residualSigmaOf(prophet, ts, vs, offset);
+    const sigma = typeof band === 'number' ? band : residualSigmaOf(prophet, band.ts, band.vs, offset);
     return new ProphetModel(o, ts.slice(), vs.slice(), prophet, sigma, trainedUntilMs, offset);
   }
 
