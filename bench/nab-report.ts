@@ -2,6 +2,7 @@ import { NAB_PROFILE_NAMES, type NabCorpusResult } from '../ml/evaluation/nab-sc
 import type { AlertComparisonSummary } from '../ml/evaluation/static-threshold.js';
 import { formatNabTimestamp } from '../ml/series.js';
 import type { NabRunFile } from './nab-runner.js';
+import { nabTargets } from './nab-targets.js';
 
 /** Published NAB standard-profile scores on the development split, for comparison. */
 export const PUBLISHED_STANDARD_SCORES: readonly { readonly detector: string; readonly standard: number }[] =
@@ -59,6 +60,12 @@ export function renderNabReport(input: NabReportInput): string {
   const s = input.staticThreshold;
   const side = (label: string, v: AlertComparisonSummary['detector']) =>
     `<tr><td>${label}</td><td>${fmt(100 * v.recall, 1)}%</td><td>${fmt(v.falseAlarmsPerDay, 3)}</td><td>${fmt(v.falsePositiveRowsPerDay, 3)}</td><td>${v.medianDelayMinutes === null ? '–' : fmt(v.medianDelayMinutes, 0)}</td></tr>`;
+  const targetRows = nabTargets(input)
+    .map(
+      (t) =>
+        `<tr class="${t.met ? 'met' : 'missed'}"><td>${esc(t.target)}</td><td>${esc(t.aim)}</td><td>${esc(t.measured)}</td><td>${t.met ? 'yes' : 'no'}</td></tr>`,
+    )
+    .join('');
   const fileRows = standard.files
     .map(
       (f) =>
@@ -75,7 +82,7 @@ td:first-child,th:first-child{text-align:left}h3{margin:18px 0 2px;font-size:14p
 svg{display:block;background:#fff;border:1px solid #ddd}.window{fill:#f6c453;fill-opacity:.35}
 .probation{fill:#999;fill-opacity:.12}.series{fill:none;stroke:#2b6cb0;stroke-width:1}
 .score{fill:none;stroke:#555;stroke-width:1}.threshold{stroke:#c53030;stroke-dasharray:4 3}
-.detection{fill:#c53030}.legend span{margin-right:14px}
+.detection{fill:#c53030}tr.missed td:last-child{color:#c53030;font-weight:600}.legend span{margin-right:14px}
 </style></head><body>
 <h1>NAB benchmark: ${esc(input.detector)}</h1>
 <p>${input.corpus.files} files, ${input.corpus.windows} labelled windows, ${fmt(input.seconds, 1)} s.
@@ -87,6 +94,8 @@ Threshold shown: the standard profile's (${String(standard.threshold)}).</p>
 <p>Over ${s.files} files with labelled windows (${fmt(s.scoredDays, 1)} days scored). An alert episode groups detections no more than ${fmt(s.episodeGapMinutes, 0)} min apart; a false alarm is an episode that touches no window, the page an on-call engineer gets; false positive rows count every flagged row outside the windows, as NAB does. Delay: window start to first detection.</p>
 <table><tr><th></th><th>recall</th><th>false alarms / day</th><th>false positive rows / day</th><th>median delay (min)</th></tr>${side(esc(input.detector), s.detector)}${side('static threshold', s.staticThreshold)}</table>
 <p>Windows both detect where the static rule is not firing at the window start: ${s.comparableWindows}; the detector is earlier by a median of ${s.medianGainMinutes === null ? '–' : `${fmt(s.medianGainMinutes, 0)} min`}. Of them, ${s.gradualWindows} build up gradually (the value creeps to the threshold instead of jumping over it); there the median gain is ${s.medianGainOnGradualMinutes === null ? '–' : `${fmt(s.medianGainOnGradualMinutes, 0)} min`}.</p>
+<h2>Targets</h2>
+<table id="targets"><tr><th>target</th><th>aim</th><th>measured</th><th>met</th></tr>${targetRows}</table>
 <h2>Per file (standard profile)</h2>
 <table><tr><th>file</th><th>score</th><th>windows</th><th>TP</th><th>FP</th><th>FN</th><th>TN</th></tr>${fileRows}</table>
 <p class="legend"><span style="color:#2b6cb0">■ value</span><span style="color:#555">■ anomaly score</span><span style="color:#c53030">▲ detection</span><span style="color:#d69e2e">■ labelled window</span><span style="color:#999">■ probation</span></p>

@@ -14,6 +14,7 @@ import { NAB_PROFILE_NAMES } from '../ml/evaluation/nab-scorer.js';
 import { DETECTORS } from './detectors.js';
 import { PUBLISHED_STANDARD_SCORES } from './nab-report.js';
 import { type NabRunResult, runNabBenchmark } from './nab-runner.js';
+import { nabTargets } from './nab-targets.js';
 
 const USAGE = `usage: tsx bench/nab.ts --data DIR --windows FILE --out DIR [--detector NAME] [--files GLOB] [--workers N]
   detectors: ${Object.keys(DETECTORS).join(', ')}`;
@@ -88,6 +89,7 @@ function summary(result: NabRunResult) {
       gradualWindows: s.gradualWindows,
       medianGainOnGradualMinutes: s.medianGainOnGradualMinutes,
     },
+    targets: nabTargets(result),
   };
 }
 
@@ -129,6 +131,15 @@ function printTables(result: NabRunResult): void {
   const gain = (minutes: number | null) => (minutes === null ? '–' : `${minutes.toFixed(0)} min`);
   console.log(
     `detection earlier than the static rule, median: ${gain(s.medianGainMinutes)} over ${s.comparableWindows} windows both catch after it is quiet at their start; ${gain(s.medianGainOnGradualMinutes)} over the ${s.gradualWindows} of them that build up gradually`,
+  );
+  console.log('\nTargets:');
+  console.table(
+    Object.fromEntries(
+      nabTargets(result).map((t) => [
+        t.target,
+        { aim: t.aim, measured: t.measured, met: t.met ? 'yes' : 'NO' },
+      ]),
+    ),
   );
 }
 

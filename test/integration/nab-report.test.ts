@@ -89,6 +89,18 @@ describe('NAB runner and report', () => {
     await page.close();
   });
 
+  it("shows each target beside the run's figure", async () => {
+    const page = await browser.newPage();
+    await page.goto(`file://${result.reportPath}`);
+    const rows = page.locator('table#targets tr.met, table#targets tr.missed');
+    await expect(rows.count()).resolves.toBe(6);
+    const first = await rows.first().locator('td').allTextContents();
+    expect(first[0]).toBe('NAB standard');
+    expect(first[2]).toBe(result.corpus.profiles.standard!.normalisedScore.toFixed(1));
+    expect(['yes', 'no']).toContain(first[3]);
+    await page.close();
+  });
+
   it('keeps the page light by drawing at most two points per pixel column', async () => {
     const html = await readFile(result.reportPath, 'utf8');
     expect(html).not.toMatch(/<script|https?:\/\//);
