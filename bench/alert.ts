@@ -21,7 +21,7 @@ import { loadConfig } from '../config/config.js';
 import { parseDetectorSpec } from '../ml/spec.js';
 import { startAlertmanager, startPrometheus } from '../scripts/local-servers.js';
 import { startSimExporter } from '../sim/exporter.js';
-import { simulatedWorkloadDetector } from '../sim/live-detector.js';
+import { LIVE_TRAINING_DAYS, simulatedWorkloadDetector } from '../sim/live-detector.js';
 import { startDevServer } from '../test/support/temporal.js';
 import { createScoringWorker } from '../workers/scoring-worker.js';
 import { createTrainingWorker } from '../workers/training-worker.js';
@@ -108,7 +108,9 @@ async function main(): Promise<void> {
       workflowId: `train-${DETECTOR}`,
       args: [input as never],
     });
-    say(`trained on a day of simulated history in ${((Date.now() - trainStarted) / 1000).toFixed(1)} s`);
+    say(
+      `trained on ${LIVE_TRAINING_DAYS} days of simulated history in ${((Date.now() - trainStarted) / 1000).toFixed(1)} s`,
+    );
 
     const source = spec.scoring.source!;
     const prom = createPrometheusClient({ url: prometheus.url });

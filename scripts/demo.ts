@@ -28,7 +28,7 @@ import { type AppConfig, loadConfig } from '../config/config.js';
 import { parseCsvSeries } from '../ml/series.js';
 import { createFileModelRegistry } from '../registry/model-registry.js';
 import { type SimExporter, startSimExporter } from '../sim/exporter.js';
-import { simulatedWorkloadDetector } from '../sim/live-detector.js';
+import { LIVE_TRAINING_DAYS, simulatedWorkloadDetector } from '../sim/live-detector.js';
 import { createScoringWorker } from '../workers/scoring-worker.js';
 import { createTrainingWorker } from '../workers/training-worker.js';
 import { scoreContinuously, statusQuery } from '../workflows/score-continuously.js';
@@ -219,7 +219,9 @@ async function startLiveScoring(input: LiveScoringInput): Promise<void> {
     name: LIVE_DETECTOR,
     ...(prometheus ? { prometheusUrl: prometheus.url } : {}),
   });
-  say(`training detector '${LIVE_DETECTOR}' on a day of the simulated cluster's shop/frontend CPU`);
+  say(
+    `training detector '${LIVE_DETECTOR}' on ${LIVE_TRAINING_DAYS} days of the simulated cluster's shop/frontend CPU`,
+  );
   const trainId = `train-${LIVE_DETECTOR}-${Date.now()}`;
   const trained = await followProgress(
     await client.workflow.start(trainDetector, {

@@ -232,7 +232,7 @@ describe('alerting end to end: simulated cluster, Prometheus, scoreContinuously,
 
   it('delivers an alert fired while Alertmanager was down exactly once after its restart', async () => {
     // The rolling windows must forget the previous spike first.
-    await eventually(status, 90_000, 'a settled detector', (s) => !s.openAlert && s.cleanStreak >= 30);
+    await eventually(status, 150_000, 'a settled detector', (s) => !s.openAlert && s.cleanStreak >= 30);
     const before = await status();
     await alertmanager.stop();
     const downAt = Date.now();
@@ -267,7 +267,7 @@ describe('alerting end to end: simulated cluster, Prometheus, scoreContinuously,
 
     await clearChaos();
     await eventually(detectorAlerts, 90_000, 'the alert to resolve', (a) => a.length === 0);
-  }, 240_000);
+  }, 300_000);
 
   it('backs off while Prometheus is down, reports the outage, and catches up without scoring a point twice', async () => {
     await eventually(

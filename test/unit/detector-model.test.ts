@@ -5,7 +5,8 @@ import { parseDetectorSpec } from '../../ml/spec.js';
 import { simulatedWorkloadDetector } from '../../sim/live-detector.js';
 import { simulateSource } from '../../sim/source.js';
 
-const spec = parseDetectorSpec(simulatedWorkloadDetector({ name: 'cpu' }));
+// One day of history: the hours it leaves out are what the hourly range guards must handle.
+const spec = parseDetectorSpec(simulatedWorkloadDetector({ name: 'cpu', trainingDays: 1 }));
 const source = spec.source as Parameters<typeof simulateSource>[0];
 // Training ends at 02:00 UTC, the simulated frontend's quietest hour.
 const TRAINED_UNTIL = Date.parse('2026-12-04T02:00:00Z');

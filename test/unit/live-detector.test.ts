@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { scoredSourceOf, sourceStepSeconds } from '../../activities/scoring.js';
+import { loadDetectorModel, trainDetectorModel } from '../../ml/detector-model.js';
+import { sliceSeries } from '../../ml/series.js';
 import { parseDetectorSpec } from '../../ml/spec.js';
 import { alertWaitOf } from '../../scripts/chaos.js';
 import { simulatedWorkloadDetector } from '../../sim/live-detector.js';
-import { backfillHistory, findWorkload, sampleWorkload } from '../../sim/workloads.js';
+import { simulateSource } from '../../sim/source.js';
+import { backfillHistory, type ChaosState, findWorkload, sampleWorkload } from '../../sim/workloads.js';
 
 const T0 = Date.UTC(2024, 0, 3, 12, 0, 0);
 
@@ -29,6 +32,77 @@ describe('simulatedWorkloadDetector', () => {
 
     expect(scoredSourceOf(spec)).toBe(spec.source);
   });
+});
+
+describe('the live detector with its defaults', () => {
+  const spec = parseDetectorSpec(simulatedWorkloadDetector({ name: 'cpu' }));
+  const source = spec.source as Parameters<typeof simulateSource>[0];
+  // Monday morning: the day after a weekend, whose lower traffic a short history would not
+  // tell apart from the weekday's.
+  const trainedUntil = Date.parse('2026-12-07T08:00:00Z');
+
+  async function trained() {
+    const history = simulateSource(source, trainedUntil);
+    const n = history.values.length;
+    const model = trainDetectorModel(
+      sliceSeries(history, 0, Math.floor(n * 0.6)),
+      sliceSeries(history, Math.floor(n * 0.6), Math.floor(n * 0.8)),
+      { features: spec.features, forest: spec.model, targetAnomalyRate: spec.targetAnomalyRate },
+    );
+    return loadDetectorModel(model);
+  }
+
+  function live(fromMs: number, toMs: number, chaos?: ChaosState) {
+    return backfillHistory({
+      seed: source.seed,
+      startMs: fromMs,
+      endMs: toMs,
+      stepMs: source.stepSeconds * 1000,
+      workloads: [findWorkload(source.workload)],
+      metrics: [source.metric],
+      rateWindowMs: (source.rateWindowSeconds ?? 0) * 1000,
+      ...(chaos ? { chaos } : {}),
+    })[0]!;
+  }
+
+  /** Times of the alerts the scoring loop raises: N flagged steps in a row fire, M clean resolve. */
+  function alertTimes(flags: readonly boolean[], timestampsMs: Float64Array, fromMs: number): number[] {
+    const fired: number[] = [];
+    let flagged = 0;
+    let clean = 0;
+    let open = false;
+    for (let i = 0; i < flags.length; i++) {
+      if (timestampsMs[i]! < fromMs) continue;
+      flagged = flags[i] ? flagged + 1 : 0;
+      clean = flags[i] ? 0 : clean + 1;
+      if (!open && flagged >= spec.scoring.alertAfterSteps) {
+        open = true;
+        fired.push(timestampsMs[i]!);
+      } else if (open && clean >= spec.scoring.resolveAfterSteps) {
+        open = false;
+      }
+    }
+    return fired;
+  }
+
+  it('stays quiet through six hours of normal Monday traffic and pages once for a short CPU spike', async () => {
+    const detector = await trained();
+
+    // A minute of context before the first scored point fills the rolling windows.
+    const quiet = live(trainedUntil - 60_000, trainedUntil + 6 * 3_600_000);
+    const quietAlerts = alertTimes(detector.score(quiet).flags, quiet.timestampsMs, trainedUntil);
+    expect(quietAlerts.length).toBeLessThanOrEqual(1);
+
+    const spikeAt = trainedUntil + 3 * 3_600_000;
+    const spiked = live(spikeAt - 300_000, spikeAt + 300_000, {
+      cpuSpikes: [{ workload: source.workload, startMs: spikeAt, endMs: spikeAt + 10_000, factor: 3 }],
+      memoryLeaks: [],
+    });
+    const spikeAlerts = alertTimes(detector.score(spiked).flags, spiked.timestampsMs, spikeAt - 240_000);
+    expect(spikeAlerts).toHaveLength(1);
+    expect(spikeAlerts[0]! - spikeAt).toBeGreaterThanOrEqual(0);
+    expect(spikeAlerts[0]! - spikeAt).toBeLessThanOrEqual(15_000);
+  }, 60_000);
 });
 
 describe('backfillHistory with a rate window', () => {
