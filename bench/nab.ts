@@ -14,7 +14,7 @@ import { NAB_PROFILE_NAMES } from '../ml/evaluation/nab-scorer.js';
 import { DETECTORS } from './detectors.js';
 import { PUBLISHED_STANDARD_SCORES } from './nab-report.js';
 import { type NabRunResult, runNabBenchmark } from './nab-runner.js';
-import { nabTargets } from './nab-targets.js';
+import { type NabTarget, nabTargets } from './nab-targets.js';
 
 const USAGE = `usage: tsx bench/nab.ts --data DIR --windows FILE --out DIR [--detector NAME] [--files GLOB] [--workers N]
   detectors: ${Object.keys(DETECTORS).join(', ')}`;
@@ -61,14 +61,15 @@ async function main(): Promise<void> {
   });
   bar?.stop();
 
-  printTables(result);
+  const targets = nabTargets(result);
+  printTables(result, targets);
   const summaryPath = join(dirname(fileURLToPath(import.meta.url)), 'results', 'nab.json');
   await mkdir(dirname(summaryPath), { recursive: true });
-  await writeFile(summaryPath, `${JSON.stringify(summary(result), null, 2)}\n`);
+  await writeFile(summaryPath, `${JSON.stringify(summary(result, targets), null, 2)}\n`);
   console.log(`\nreport: ${result.reportPath}\nsummary: ${summaryPath}`);
 }
 
-function summary(result: NabRunResult) {
+function summary(result: NabRunResult, targets: readonly NabTarget[]) {
   const s = result.staticThreshold;
   return {
     detector: result.detector,
@@ -89,11 +90,11 @@ function summary(result: NabRunResult) {
       gradualWindows: s.gradualWindows,
       medianGainOnGradualMinutes: s.medianGainOnGradualMinutes,
     },
-    targets: nabTargets(result),
+    targets,
   };
 }
 
-function printTables(result: NabRunResult): void {
+function printTables(result: NabRunResult, targets: readonly NabTarget[]): void {
   console.log(
     `\nNAB: ${result.detector}, ${result.corpus.files} files, ${result.corpus.windows} windows, ${result.seconds.toFixed(1)} s`,
   );
@@ -135,10 +136,7 @@ function printTables(result: NabRunResult): void {
   console.log('\nTargets:');
   console.table(
     Object.fromEntries(
-      nabTargets(result).map((t) => [
-        t.target,
-        { aim: t.aim, measured: t.measured, met: t.met ? 'yes' : 'NO' },
-      ]),
+      targets.map((t) => [t.target, { aim: t.aim, measured: t.measured, met: t.met ? 'yes' : 'NO' }]),
     ),
   );
 }
