@@ -1,5 +1,6 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { validationCoverageWarning } from '../ml/calibration.js';
 import {
   type AnyDetectorModel,
   buildDetectorModel,
@@ -124,6 +125,8 @@ export interface SplitDatasetResult {
   readonly testId: string;
   readonly trainRange: DataRange;
   readonly testRange: DataRange;
+  /** What the split means for the model's quality, for the person who trains it. */
+  readonly warnings?: readonly string[];
 }
 
 export interface TrainModelInput {
@@ -234,7 +237,16 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         store.putSeries(validation),
         store.putSeries(test),
       ]);
-      return { trainId, validationId, testId, trainRange: rangeOf(train), testRange: rangeOf(test) };
+      const coverage = validationCoverageWarning(validation.timestampsMs, validationFraction);
+      if (coverage) log.warn('short validation split', { dataset: datasetId, warning: coverage });
+      return {
+        trainId,
+        validationId,
+        testId,
+        trainRange: rangeOf(train),
+        testRange: rangeOf(test),
+        ...(coverage ? { warnings: [coverage] } : {}),
+      };
     },
 
     async trainModel({ spec, trainId, validationId }: TrainModelInput): Promise<TrainModelResult> {

@@ -155,6 +155,7 @@ async function main(): Promise<void> {
   say(
     `trained version ${result.version} (${result.promoted ? 'promoted to champion' : 'champion kept'}): F1 on planted anomalies ${result.metrics.f1?.toFixed(2)}, ${result.metrics.falseAlarmsPerDay?.toFixed(2)} false alarms/day on held-back data`,
   );
+  for (const warning of result.warnings ?? []) say(`  warning: ${warning}`);
 
   await printPrediction(apiUrl, taxiCsv);
 
@@ -231,6 +232,7 @@ async function startLiveScoring(input: LiveScoringInput): Promise<void> {
     }),
   );
   say(`trained version ${trained.version} (${trained.promoted ? 'promoted to champion' : 'champion kept'})`);
+  for (const warning of trained.warnings ?? []) say(`  warning: ${warning}`);
 
   if (prometheus) await waitForHistory(prometheus.url, spec);
 

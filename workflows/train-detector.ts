@@ -99,6 +99,8 @@ export interface TrainDetectorResult {
   readonly reason: string;
   readonly metrics: EvaluationMetrics;
   readonly championMetrics?: EvaluationMetrics;
+  /** What the training data means for the model's quality: a split too short to cover a day, say. */
+  readonly warnings?: readonly string[];
 }
 
 /**
@@ -232,6 +234,7 @@ export async function trainDetector(specInput: DetectorSpec): Promise<TrainDetec
     metrics,
     championMetrics,
     members: members.length,
+    warnings: splits.warnings,
   });
 }
 
@@ -293,6 +296,7 @@ async function trainSingleForest(specInput: DetectorSpec): Promise<TrainDetector
     metrics,
     championMetrics,
     members: 1,
+    warnings: splits.warnings,
   });
 }
 
@@ -305,6 +309,7 @@ function finishTraining(input: {
   metrics: EvaluationMetrics;
   championMetrics: EvaluationMetrics | undefined;
   members: number;
+  warnings: readonly string[] | undefined;
 }): TrainDetectorResult {
   const { spec, registered, decision, championVersion, metrics, championMetrics } = input;
   log.info('training finished', {
@@ -314,6 +319,7 @@ function finishTraining(input: {
     members: input.members,
     f1: metrics.f1,
   });
+  for (const warning of input.warnings ?? []) log.warn('training data', { detector: spec.name, warning });
   return {
     detector: spec.name,
     version: registered.version,
@@ -322,6 +328,7 @@ function finishTraining(input: {
     reason: decision.reason,
     metrics,
     ...(championMetrics ? { championMetrics } : {}),
+    ...(input.warnings?.length ? { warnings: input.warnings } : {}),
   };
 }
 

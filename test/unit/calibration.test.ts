@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { calibrate, fitCalibration, quantileSorted, thresholdForRate } from '../../ml/calibration.js';
+import {
+  calibrate,
+  fitCalibration,
+  quantileSorted,
+  thresholdForRate,
+  validationCoverageWarning,
+} from '../../ml/calibration.js';
 import { createRandom } from '../../ml/random.js';
 
 function exponentialScores(count: number, seed: number): Float64Array {
@@ -134,5 +140,26 @@ describe('thresholdForRate', () => {
     expect(() => thresholdForRate(rate)).toThrow(
       `'targetAnomalyRate' (${rate}) must be strictly between 0 and 1`,
     );
+  });
+});
+
+describe('validationCoverageWarning', () => {
+  const steps = (count: number, stepMs: number, fromMs = Date.parse('2026-12-04T01:00:00Z')) =>
+    Float64Array.from({ length: count }, (_, i) => fromMs + i * stepMs);
+
+  it('warns when the split covers less than a day, naming its hours and the history that is enough', () => {
+    // One day of 2 s points, 20% of it for validation: 4.8 hours.
+    const warning = validationCoverageWarning(steps(8640, 2000), 0.2);
+
+    expect(warning).toContain('covers 4.8 h (2026-12-04T01:00:00.000Z to 2026-12-04T05:47:58.000Z)');
+    expect(warning).toContain('5 days of history');
+    expect(validationCoverageWarning(steps(8640, 2000), 0.3)).toContain('4 days of history');
+  });
+
+  it('is silent from a whole day on, counting the last point as one step of time', () => {
+    expect(validationCoverageWarning(steps(24, 3_600_000), 0.2)).toBeUndefined();
+    expect(validationCoverageWarning(steps(23, 3_600_000), 0.2)).toContain('covers 23.0 h');
+    expect(validationCoverageWarning(steps(2016, 300_000), 0.2)).toBeUndefined();
+    expect(validationCoverageWarning(steps(1, 300_000), 0.2)).toBeUndefined();
   });
 });
