@@ -20,6 +20,7 @@ import type { ScheduleActivities } from '../activities/schedules.js';
 import type { ScoreStepResult, ScoringActivities } from '../activities/scoring.js';
 import { populationStabilityIndex } from '../ml/drift.js';
 import type { DetectorSpec } from '../ml/spec.js';
+import { alertStep } from './alert-rule.js';
 import { trainDetector } from './train-detector.js';
 
 /**
@@ -273,11 +274,11 @@ async function applyStep(
       : { shadowVersion: undefined }),
     lastScoredMs: result.lastTimestampMs ?? state.lastScoredMs,
     totalPoints: state.totalPoints + result.points,
-    flaggedStreak: result.flagged > 0 ? state.flaggedStreak + 1 : 0,
-    cleanStreak: result.flagged > 0 ? 0 : state.cleanStreak + 1,
   };
+  const step = alertStep(state, state.openAlert !== undefined, result.flagged > 0, spec.scoring);
+  state = { ...state, flaggedStreak: step.flaggedStreak, cleanStreak: step.cleanStreak };
 
-  if (!state.openAlert && state.flaggedStreak >= spec.scoring.alertAfterSteps) {
+  if (step.transition === 'fire') {
     await notifyAlert({
       spec,
       action: 'fire',
@@ -290,7 +291,7 @@ async function applyStep(
       openAlert: { sinceMs: result.lastTimestampMs ?? Date.now(), maxScore: result.maxScore },
       alertsFired: state.alertsFired + 1,
     };
-  } else if (state.openAlert && state.cleanStreak >= spec.scoring.resolveAfterSteps) {
+  } else if (step.transition === 'resolve') {
     await notifyAlert({ spec, action: 'resolve' });
     state = { ...state, openAlert: undefined };
   } else if (state.openAlert && result.maxScore > state.openAlert.maxScore) {

@@ -7,6 +7,7 @@ import { alertWaitOf } from '../../scripts/chaos.js';
 import { simulatedWorkloadDetector } from '../../sim/live-detector.js';
 import { simulateSource } from '../../sim/source.js';
 import { backfillHistory, type ChaosState, findWorkload, sampleWorkload } from '../../sim/workloads.js';
+import { type AlertStreaks, alertStep } from '../../workflows/alert-rule.js';
 
 const T0 = Date.UTC(2024, 0, 3, 12, 0, 0);
 
@@ -65,22 +66,17 @@ describe('the live detector with its defaults', () => {
     })[0]!;
   }
 
-  /** Times of the alerts the scoring loop raises: N flagged steps in a row fire, M clean resolve. */
+  /** Times of the alerts the scoring loop's rule raises on these flags, one step a point. */
   function alertTimes(flags: readonly boolean[], timestampsMs: Float64Array, fromMs: number): number[] {
     const fired: number[] = [];
-    let flagged = 0;
-    let clean = 0;
+    let streaks: AlertStreaks = { flaggedStreak: 0, cleanStreak: 0 };
     let open = false;
     for (let i = 0; i < flags.length; i++) {
       if (timestampsMs[i]! < fromMs) continue;
-      flagged = flags[i] ? flagged + 1 : 0;
-      clean = flags[i] ? 0 : clean + 1;
-      if (!open && flagged >= spec.scoring.alertAfterSteps) {
-        open = true;
-        fired.push(timestampsMs[i]!);
-      } else if (open && clean >= spec.scoring.resolveAfterSteps) {
-        open = false;
-      }
+      const step = alertStep(streaks, open, flags[i]!, spec.scoring);
+      streaks = step;
+      if (step.transition === 'fire') fired.push(timestampsMs[i]!);
+      if (step.transition) open = step.transition === 'fire';
     }
     return fired;
   }
