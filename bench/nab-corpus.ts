@@ -58,24 +58,52 @@ export function parseNabCsv(
   name: string,
   text: string,
 ): { timestampsMs: Float64Array; values: Float64Array } {
+  const { timestampsMs, columns } = parseColumns(name, text, ['value']);
+  return { timestampsMs, values: columns[0]! };
+}
+
+/**
+ * Reads a detector's results file in NAB's format (`timestamp,value,anomaly_score`, any further
+ * columns ignored), as this runner and NAB's own detectors write it.
+ */
+export function parseNabResultsCsv(
+  name: string,
+  text: string,
+): { timestampsMs: Float64Array; values: Float64Array; scores: Float64Array } {
+  const { timestampsMs, columns } = parseColumns(name, text, ['value', 'anomaly_score']);
+  return { timestampsMs, values: columns[0]!, scores: columns[1]! };
+}
+
+function parseColumns(
+  name: string,
+  text: string,
+  wanted: readonly string[],
+): { timestampsMs: Float64Array; columns: Float64Array[] } {
   const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
   const header = (lines[0] ?? '').split(',').map((h) => h.trim().toLowerCase());
   const tCol = header.indexOf('timestamp');
-  const vCol = header.indexOf('value');
-  if (tCol < 0 || vCol < 0)
-    throw new Error(`file '${name}': the header (${lines[0]}) must have 'timestamp' and 'value'`);
+  const cols = wanted.map((w) => header.indexOf(w));
+  if (tCol < 0 || cols.some((c) => c < 0)) {
+    throw new Error(
+      `file '${name}': the header (${lines[0]}) must have ${['timestamp', ...wanted].map((w) => `'${w}'`).join(', ')}`,
+    );
+  }
   const timestampsMs = new Float64Array(lines.length - 1);
-  const values = new Float64Array(lines.length - 1);
+  const columns = wanted.map(() => new Float64Array(lines.length - 1));
   for (let i = 1; i < lines.length; i++) {
     const cells = lines[i]!.split(',');
     const t = parseTimestamp(cells[tCol]?.trim() ?? '');
-    const v = Number(cells[vCol]?.trim() ?? '');
     if (!Number.isFinite(t))
       throw new Error(`file '${name}': line ${i + 1} has timestamp '${cells[tCol]}', not a time`);
-    if (!Number.isFinite(v))
-      throw new Error(`file '${name}': line ${i + 1} has value '${cells[vCol]}', not a number`);
     timestampsMs[i - 1] = t;
-    values[i - 1] = v;
+    for (const [k, c] of cols.entries()) {
+      const raw = cells[c]?.trim() ?? '';
+      // Number('') is 0: an empty cell would pass as a zero.
+      const v = raw === '' ? Number.NaN : Number(raw);
+      if (!Number.isFinite(v))
+        throw new Error(`file '${name}': line ${i + 1} has ${wanted[k]} '${cells[c]}', not a number`);
+      columns[k]![i - 1] = v;
+    }
   }
-  return { timestampsMs, values };
+  return { timestampsMs, columns };
 }

@@ -19,7 +19,10 @@ export interface NabReportInput {
   readonly files: readonly NabRunFile[];
   readonly corpus: NabCorpusResult;
   readonly staticThreshold: AlertComparisonSummary;
-  readonly seconds: number;
+  /** Scores at or above this were the detector's alerts in the comparison with the static rule. */
+  readonly alertThreshold: number;
+  /** Wall time of the run; absent when saved results were scored again. */
+  readonly seconds?: number;
 }
 
 const WIDTH = 960;
@@ -60,6 +63,11 @@ export function renderNabReport(input: NabReportInput): string {
   const s = input.staticThreshold;
   const side = (label: string, v: AlertComparisonSummary['detector']) =>
     `<tr><td>${label}</td><td>${fmt(100 * v.recall, 1)}%</td><td>${fmt(v.falseAlarmsPerDay, 3)}</td><td>${fmt(v.falsePositiveRowsPerDay, 3)}</td><td>${v.medianDelayMinutes === null ? '–' : fmt(v.medianDelayMinutes, 0)}</td></tr>`;
+  const placeRow = (label: string, v: AlertComparisonSummary['detector']) => {
+    const p = v.falseAlarmPlaces;
+    const total = p.startUp + p.afterWindow + p.beforeWindow + p.elsewhere;
+    return `<tr><td>${label}</td><td>${p.startUp}</td><td>${p.afterWindow}</td><td>${p.beforeWindow}</td><td>${p.elsewhere}</td><td>${total}</td></tr>`;
+  };
   const targetRows = nabTargets(input)
     .map(
       (t) =>
@@ -67,10 +75,13 @@ export function renderNabReport(input: NabReportInput): string {
     )
     .join('');
   const fileRows = standard.files
-    .map(
-      (f) =>
-        `<tr><td>${esc(f.name)}</td><td>${fmt(f.score, 3)}</td><td>${f.detectedWindows}/${f.windows}</td><td>${f.tp}</td><td>${f.fp}</td><td>${f.fn}</td><td>${f.tn}</td></tr>`,
-    )
+    .map((f) => {
+      const alerts = staticPerFile.get(f.name);
+      const pages = alerts
+        ? `<td>${alerts.detector.falseAlarms}</td><td>${alerts.staticRule.falseAlarms}</td>`
+        : '<td>–</td><td>–</td>';
+      return `<tr><td>${esc(f.name)}</td><td>${fmt(f.score, 3)}</td><td>${f.detectedWindows}/${f.windows}</td><td>${f.tp}</td><td>${f.fp}</td><td>${f.fn}</td><td>${f.tn}</td>${pages}</tr>`;
+    })
     .join('');
 
   return `<!doctype html>
@@ -85,19 +96,21 @@ svg{display:block;background:#fff;border:1px solid #ddd}.window{fill:#f6c453;fil
 .detection{fill:#c53030}tr.missed td:last-child{color:#c53030;font-weight:600}.legend span{margin-right:14px}
 </style></head><body>
 <h1>NAB benchmark: ${esc(input.detector)}</h1>
-<p>${input.corpus.files} files, ${input.corpus.windows} labelled windows, ${fmt(input.seconds, 1)} s.
+<p>${input.corpus.files} files, ${input.corpus.windows} labelled windows, ${input.seconds === undefined ? 'scored from saved results' : `${fmt(input.seconds, 1)} s`}.
 Threshold shown: the standard profile's (${String(standard.threshold)}).</p>
 <h2>Scores</h2>
 <table><tr><th>profile</th><th>normalised</th><th>raw</th><th>threshold</th><th>null</th><th>perfect</th></tr>${profileRows}</table>
 <table><tr><th>detector</th><th>standard</th></tr><tr><td>${esc(input.detector)} (this run)</td><td>${fmt(standard.normalisedScore, 1)}</td></tr>${published}</table>
 <h2>Against a static threshold at equal recall</h2>
-<p>Over ${s.files} files with labelled windows (${fmt(s.scoredDays, 1)} days scored). An alert episode groups detections no more than ${fmt(s.episodeGapMinutes, 0)} min apart; a false alarm is an episode that touches no window, the page an on-call engineer gets; false positive rows count every flagged row outside the windows, as NAB does. Delay: window start to first detection.</p>
+<p>Over ${s.files} files with labelled windows (${fmt(s.scoredDays, 1)} days scored). The detector alerts at scores of ${String(input.alertThreshold)} or more${input.alertThreshold === standard.threshold ? ", the standard profile's threshold" : ''}. An alert episode groups detections no more than ${fmt(s.episodeGapMinutes, 0)} min apart; a false alarm is an episode that touches no window, the page an on-call engineer gets; false positive rows count every flagged row outside the windows, as NAB does. Delay: window start to first detection.</p>
 <table><tr><th></th><th>recall</th><th>false alarms / day</th><th>false positive rows / day</th><th>median delay (min)</th></tr>${side(esc(input.detector), s.detector)}${side('static threshold', s.staticThreshold)}</table>
+<p>Where the false alarms start: in the first ${s.falseAlarmPlaceOptions.startUpRows} scored rows (start-up), within ${s.falseAlarmPlaceOptions.afterWindowLengths} window lengths after a window, within ${s.falseAlarmPlaceOptions.beforeWindowLengths} before one, or elsewhere.</p>
+<table id="false-alarm-places"><tr><th>false alarms</th><th>start-up</th><th>after a window</th><th>before a window</th><th>elsewhere</th><th>all</th></tr>${placeRow(esc(input.detector), s.detector)}${placeRow('static threshold', s.staticThreshold)}</table>
 <p>Windows both detect where the static rule is not firing at the window start: ${s.comparableWindows}; the detector is earlier by a median of ${s.medianGainMinutes === null ? '–' : `${fmt(s.medianGainMinutes, 0)} min`}. Of them, ${s.gradualWindows} build up gradually (the value creeps to the threshold instead of jumping over it); there the median gain is ${s.medianGainOnGradualMinutes === null ? '–' : `${fmt(s.medianGainOnGradualMinutes, 0)} min`}.</p>
 <h2>Targets</h2>
 <table id="targets"><tr><th>target</th><th>aim</th><th>measured</th><th>met</th></tr>${targetRows}</table>
 <h2>Per file (standard profile)</h2>
-<table><tr><th>file</th><th>score</th><th>windows</th><th>TP</th><th>FP</th><th>FN</th><th>TN</th></tr>${fileRows}</table>
+<table><tr><th>file</th><th>score</th><th>windows</th><th>TP</th><th>FP</th><th>FN</th><th>TN</th><th>false alarms</th><th>static rule's</th></tr>${fileRows}</table>
 <p class="legend"><span style="color:#2b6cb0">■ value</span><span style="color:#555">■ anomaly score</span><span style="color:#c53030">▲ detection</span><span style="color:#d69e2e">■ labelled window</span><span style="color:#999">■ probation</span></p>
 ${charts}
 </body></html>

@@ -1,15 +1,20 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type NabCorpusResult, scoreNabCorpus, windowRowRanges } from '../ml/evaluation/nab-scorer.js';
+import {
+  type NabCorpusResult,
+  nabProbationaryPoints,
+  scoreNabCorpus,
+  windowRowRanges,
+} from '../ml/evaluation/nab-scorer.js';
 import {
   type AlertComparisonSummary,
   compareWithStaticThreshold,
 } from '../ml/evaluation/static-threshold.js';
 import { formatNabTimestamp } from '../ml/series.js';
-import { listNabFiles, readNabWindows } from './nab-corpus.js';
+import { fileMatcher, listNabFiles, parseNabResultsCsv, readNabWindows } from './nab-corpus.js';
 import { renderNabReport } from './nab-report.js';
 import { type NabTask, type NabTaskResult, runNabTask } from './nab-worker.js';
 
@@ -44,7 +49,10 @@ export interface NabRunResult {
   readonly files: readonly NabRunFile[];
   readonly corpus: NabCorpusResult;
   readonly staticThreshold: AlertComparisonSummary;
-  readonly seconds: number;
+  /** Scores at or above this were the detector's alerts in the comparison with the static rule. */
+  readonly alertThreshold: number;
+  /** Wall time of the run, detector and scoring; absent when saved results were scored again. */
+  readonly seconds?: number;
   readonly reportPath: string;
 }
 
@@ -87,7 +95,26 @@ export async function runNabBenchmark(options: NabRunOptions): Promise<NabRunRes
     };
   });
   await Promise.all(files.map((f) => writeResultsCsv(options.outDir, options.detector, f)));
+  return scoreNabRun({ detector: options.detector, files, outDir: options.outDir, started });
+}
 
+export interface ScoreNabRunOptions {
+  readonly detector: string;
+  readonly files: readonly NabRunFile[];
+  /** `report.html` goes here. */
+  readonly outDir: string;
+  /** `performance.now()` when the detector started; absent when scoring saved results. */
+  readonly started?: number;
+  /**
+   * Scores at or above this are the detector's alerts in the comparison with the static rule.
+   * @default the standard profile's threshold
+   */
+  readonly alertThreshold?: number;
+}
+
+/** Scores a run's files the NAB way, compares them with the static rule, and writes the report. */
+export async function scoreNabRun(options: ScoreNabRunOptions): Promise<NabRunResult> {
+  const { files, started } = options;
   const corpus = scoreNabCorpus(
     files.map((f) => ({
       name: f.relativePath,
@@ -96,7 +123,7 @@ export async function runNabBenchmark(options: NabRunOptions): Promise<NabRunRes
       windows: f.windows,
     })),
   );
-  const threshold = corpus.profiles.standard!.threshold;
+  const threshold = options.alertThreshold ?? corpus.profiles.standard!.threshold;
   const staticThreshold = compareWithStaticThreshold(
     files.map((f) => ({
       name: f.relativePath,
@@ -107,15 +134,82 @@ export async function runNabBenchmark(options: NabRunOptions): Promise<NabRunRes
       detectorAlerts: Array.from(f.scores, (s) => s >= threshold),
     })),
   );
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = started === undefined ? undefined : (performance.now() - started) / 1000;
 
   const reportPath = join(options.outDir, 'report.html');
   await mkdir(options.outDir, { recursive: true });
   await writeFile(
     reportPath,
-    renderNabReport({ detector: options.detector, files, corpus, staticThreshold, seconds }),
+    renderNabReport({
+      detector: options.detector,
+      files,
+      corpus,
+      staticThreshold,
+      alertThreshold: threshold,
+      ...(seconds !== undefined ? { seconds } : {}),
+    }),
   );
-  return { detector: options.detector, files, corpus, staticThreshold, seconds, reportPath };
+  return {
+    detector: options.detector,
+    files,
+    corpus,
+    staticThreshold,
+    alertThreshold: threshold,
+    ...(seconds !== undefined ? { seconds } : {}),
+    reportPath,
+  };
+}
+
+/**
+ * Reads a detector's results in NAB's layout, `resultsDir/<category>/<detector>_<file>.csv` with
+ * the detector named by the folder, as this runner writes them and as NAB keeps every published
+ * detector's (`NAB/results/<detector>`), so they can be scored again without running anything.
+ */
+export async function readNabResults(
+  resultsDir: string,
+  windowsFile: string,
+  filter?: string,
+): Promise<{ detector: string; files: NabRunFile[] }> {
+  const detector = basename(resultsDir);
+  const windows = await readNabWindows(windowsFile);
+  const prefix = `${detector}_`;
+  const paths: { relativePath: string; path: string }[] = [];
+  for (const category of await readdir(resultsDir, { withFileTypes: true })) {
+    if (!category.isDirectory()) continue;
+    for (const entry of await readdir(join(resultsDir, category.name), { withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.startsWith(prefix) || !entry.name.endsWith('.csv')) continue;
+      paths.push({
+        relativePath: `${category.name}/${entry.name.slice(prefix.length)}`,
+        path: join(resultsDir, category.name, entry.name),
+      });
+    }
+  }
+  const match = filter === undefined ? () => true : fileMatcher(filter);
+  const selected = paths
+    .filter((p) => match(p.relativePath))
+    .sort((a, b) => a.relativePath.localeCompare(b.relativePath));
+  if (selected.length === 0) {
+    throw new Error(
+      `no results file '<category>/${prefix}<file>.csv' under '${resultsDir}' matches '${filter ?? '*'}'`,
+    );
+  }
+  const files = await Promise.all(
+    selected.map(async ({ relativePath, path }) => {
+      const fileWindows = windows[relativePath];
+      if (!fileWindows) throw new Error(`windows file '${windowsFile}' has no entry for '${relativePath}'`);
+      const { timestampsMs, values, scores } = parseNabResultsCsv(path, await readFile(path, 'utf8'));
+      return {
+        relativePath,
+        timestampsMs,
+        values,
+        scores,
+        windows: fileWindows,
+        windowRows: windowRowRanges(relativePath, timestampsMs, fileWindows),
+        probationaryPoints: nabProbationaryPoints(values.length),
+      };
+    }),
+  );
+  return { detector, files };
 }
 
 /** NAB's results layout: `OUT/<detector>/<category>/<detector>_<file>.csv`. */

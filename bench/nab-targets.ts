@@ -27,7 +27,8 @@ export interface NabTarget {
 export interface NabTargetsInput {
   readonly corpus: NabCorpusResult;
   readonly staticThreshold: AlertComparisonSummary;
-  readonly seconds: number;
+  /** Wall time of the whole run; without it (saved results scored again) time is not judged. */
+  readonly seconds?: number;
 }
 
 /**
@@ -79,12 +80,16 @@ export function nabTargets(input: NabTargetsInput): NabTarget[] {
       measured: gain === null ? 'no such window' : `${gain.toFixed(0)} min`,
       met: gain !== null && gain >= NAB_AIMS.earlierOnGradualMinutes,
     },
-    {
-      target: `wall time for ${input.corpus.files} files`,
-      aim: `< ${NAB_AIMS.seconds / 60} min for the whole split`,
-      measured: `${(input.seconds / 60).toFixed(1)} min`,
-      met: input.seconds < NAB_AIMS.seconds,
-    },
+    ...(input.seconds === undefined
+      ? []
+      : [
+          {
+            target: `wall time for ${input.corpus.files} files`,
+            aim: `< ${NAB_AIMS.seconds / 60} min for the whole split`,
+            measured: `${(input.seconds / 60).toFixed(1)} min`,
+            met: input.seconds < NAB_AIMS.seconds,
+          },
+        ]),
   ];
 }
 

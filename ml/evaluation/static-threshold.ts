@@ -22,13 +22,38 @@ export interface AlertComparisonFile {
   readonly detectorAlerts: ArrayLike<boolean>;
 }
 
-export interface AlertComparisonOptions {
+export interface AlertComparisonOptions extends FalseAlarmPlaceOptions {
   /**
    * Detections no further apart than this belong to one alert episode, as a firing alert stays one
    * notification while its condition keeps recurring.
    * @default 3,600,000 ms (one hour)
    */
   readonly episodeGapMs?: number;
+}
+
+/**
+ * Where a false alarm starts, which hints at its cause: `startUp`, in the first scored rows, where
+ * a streaming detector's statistics have the least history; `afterWindow`, while a detector judges
+ * the return to normal against a history the anomaly filled; `beforeWindow`, trouble that may
+ * have begun before its label; `elsewhere`, ordinary running. The first that applies counts.
+ */
+export type FalseAlarmPlace = 'startUp' | 'afterWindow' | 'beforeWindow' | 'elsewhere';
+
+export type FalseAlarmPlaces = Readonly<Record<FalseAlarmPlace, number>>;
+
+export const FALSE_ALARM_PLACE_DEFAULTS: Required<FalseAlarmPlaceOptions> = Object.freeze({
+  startUpRows: 100,
+  afterWindowLengths: 3,
+  beforeWindowLengths: 1,
+});
+
+export interface FalseAlarmPlaceOptions {
+  /** Scored rows after the probationary period that count as start-up. @default 100 */
+  readonly startUpRows?: number;
+  /** Window lengths after a window's last row that count as after it. @default 3 */
+  readonly afterWindowLengths?: number;
+  /** Window lengths before a window's first row that count as before it. @default 1 */
+  readonly beforeWindowLengths?: number;
 }
 
 /** An alert episode: a run of detections with no gap longer than the episode gap. */
@@ -41,6 +66,8 @@ export interface AlertEpisode {
 
 export interface AlertOutcome {
   readonly falseAlarms: number;
+  /** The false alarms by where they start. */
+  readonly falseAlarmPlaces: FalseAlarmPlaces;
   /** Rows flagged outside every window after the probationary period: NAB's false positives. */
   readonly falsePositiveRows: number;
   /** Per window: ms from the window's first scored row to the first detection in it, or null if missed. */
@@ -70,6 +97,8 @@ export interface AlertSideSummary {
   readonly falsePositiveRowsPerDay: number;
   /** Median over detected windows of the time from window start to first detection. */
   readonly medianDelayMinutes: number | null;
+  /** False alarms (counts, not per day) by where they start. */
+  readonly falseAlarmPlaces: FalseAlarmPlaces;
 }
 
 export interface AlertComparisonSummary {
@@ -77,6 +106,8 @@ export interface AlertComparisonSummary {
   readonly windows: number;
   readonly scoredDays: number;
   readonly episodeGapMinutes: number;
+  /** How false alarms were placed (see {@link FalseAlarmPlace}). */
+  readonly falseAlarmPlaceOptions: Required<FalseAlarmPlaceOptions>;
   readonly detector: AlertSideSummary;
   readonly staticThreshold: AlertSideSummary;
   /** Windows both detect where the static rule was not yet firing at the window's first row. */
@@ -130,13 +161,53 @@ function windowMask(rows: number, windowRows: readonly (readonly [number, number
   return mask;
 }
 
+/** Where a false alarm that starts at `row` falls (see {@link FalseAlarmPlace}). */
+export function falseAlarmPlace(
+  file: Pick<AlertComparisonFile, 'windowRows' | 'probationaryPoints'>,
+  row: number,
+  options: FalseAlarmPlaceOptions = {},
+): FalseAlarmPlace {
+  const {
+    startUpRows,
+    afterWindowLengths: after,
+    beforeWindowLengths: before,
+  } = {
+    ...FALSE_ALARM_PLACE_DEFAULTS,
+    ...options,
+  };
+  if (row < file.probationaryPoints + startUpRows) return 'startUp';
+  const length = ([a, b]: readonly [number, number]) => b - a + 1;
+  if (file.windowRows.some((w) => row > w[1] && row <= w[1] + after * length(w))) return 'afterWindow';
+  if (file.windowRows.some((w) => row < w[0] && row >= w[0] - before * length(w))) return 'beforeWindow';
+  return 'elsewhere';
+}
+
+const NO_FALSE_ALARMS: FalseAlarmPlaces = Object.freeze({
+  startUp: 0,
+  afterWindow: 0,
+  beforeWindow: 0,
+  elsewhere: 0,
+});
+
+function addPlaces(a: FalseAlarmPlaces, b: FalseAlarmPlaces): FalseAlarmPlaces {
+  return {
+    startUp: a.startUp + b.startUp,
+    afterWindow: a.afterWindow + b.afterWindow,
+    beforeWindow: a.beforeWindow + b.beforeWindow,
+    elsewhere: a.elsewhere + b.elsewhere,
+  };
+}
+
 /** False alarms and per-window delays of one set of alerts. */
 export function alertOutcome(
   file: Pick<AlertComparisonFile, 'timestampsMs' | 'windowRows' | 'probationaryPoints'>,
   alerts: ArrayLike<boolean>,
   episodeGapMs: number,
+  placeOptions: FalseAlarmPlaceOptions = {},
 ): AlertOutcome {
-  const falseAlarms = alertEpisodes(file, alerts, episodeGapMs).filter((e) => e.falseAlarm).length;
+  const falseEpisodes = alertEpisodes(file, alerts, episodeGapMs).filter((e) => e.falseAlarm);
+  const places: Record<FalseAlarmPlace, number> = { ...NO_FALSE_ALARMS };
+  for (const e of falseEpisodes) places[falseAlarmPlace(file, e.firstRow, placeOptions)]++;
   const inWindow = windowMask(file.timestampsMs.length, file.windowRows);
   let falsePositiveRows = 0;
   for (let i = file.probationaryPoints; i < file.timestampsMs.length; i++) {
@@ -146,7 +217,7 @@ export function alertOutcome(
     for (let i = a; i <= b; i++) if (alerts[i]) return file.timestampsMs[i]! - file.timestampsMs[a]!;
     return null;
   });
-  return { falseAlarms, falsePositiveRows, delaysMs };
+  return { falseAlarms: falseEpisodes.length, falseAlarmPlaces: places, falsePositiveRows, delaysMs };
 }
 
 /** Windows clipped to the rows after the probationary period; windows wholly inside it are dropped. */
@@ -167,6 +238,7 @@ export function bestStaticRule(
   file: AlertComparisonFile,
   windowsToDetect: number,
   episodeGapMs: number,
+  placeOptions: FalseAlarmPlaceOptions = {},
 ): { rule: StaticRule; alerts: boolean[]; outcome: AlertOutcome } {
   const windows = scoredWindows(file);
   const candidates = (['above', 'below'] as const).map((direction) => {
@@ -180,7 +252,7 @@ export function bestStaticRule(
       .sort((x, y) => y - x);
     const signed = windowsToDetect > 0 ? peaks[windowsToDetect - 1]! : Number.POSITIVE_INFINITY;
     const alerts = Array.from({ length: file.values.length }, (_, i) => sign * file.values[i]! >= signed);
-    const outcome = alertOutcome(file, alerts, episodeGapMs);
+    const outcome = alertOutcome(file, alerts, episodeGapMs, placeOptions);
     return { rule: { direction, threshold: sign * signed }, alerts, outcome };
   });
   const [above, below] = candidates as [(typeof candidates)[0], (typeof candidates)[0]];
@@ -215,9 +287,9 @@ export function compareWithStaticThreshold(
     const windows = scoredWindows(file).length;
     if (windows === 0) continue;
     inputs.push(file);
-    const detector = alertOutcome(file, file.detectorAlerts, gapMs);
+    const detector = alertOutcome(file, file.detectorAlerts, gapMs, options);
     const caught = detector.delaysMs.filter((d) => d !== null).length;
-    const best = bestStaticRule(file, caught, gapMs);
+    const best = bestStaticRule(file, caught, gapMs, options);
     const n = file.timestampsMs.length;
     const scoredDays =
       n > file.probationaryPoints
@@ -240,11 +312,16 @@ export function compareWithStaticThreshold(
     const falseAlarms = perFile.reduce((s, f) => s + pick(f).falseAlarms, 0);
     const falseRows = perFile.reduce((s, f) => s + pick(f).falsePositiveRows, 0);
     const medianMs = median(delays);
+    const falseAlarmPlaces = perFile.reduce(
+      (s, f) => addPlaces(s, pick(f).falseAlarmPlaces),
+      NO_FALSE_ALARMS,
+    );
     return {
       recall: windows > 0 ? delays.length / windows : 0,
       falseAlarmsPerDay: scoredDays > 0 ? falseAlarms / scoredDays : 0,
       falsePositiveRowsPerDay: scoredDays > 0 ? falseRows / scoredDays : 0,
       medianDelayMinutes: medianMs === null ? null : medianMs / 60_000,
+      falseAlarmPlaces,
     };
   };
   const gains: number[] = [];
@@ -266,6 +343,11 @@ export function compareWithStaticThreshold(
     windows,
     scoredDays,
     episodeGapMinutes: gapMs / 60_000,
+    falseAlarmPlaceOptions: {
+      startUpRows: options.startUpRows ?? FALSE_ALARM_PLACE_DEFAULTS.startUpRows,
+      afterWindowLengths: options.afterWindowLengths ?? FALSE_ALARM_PLACE_DEFAULTS.afterWindowLengths,
+      beforeWindowLengths: options.beforeWindowLengths ?? FALSE_ALARM_PLACE_DEFAULTS.beforeWindowLengths,
+    },
     detector: side((f) => f.detector),
     staticThreshold: side((f) => f.staticRule),
     comparableWindows: gains.length,

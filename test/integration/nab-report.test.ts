@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NabRunResult, runNabBenchmark } from '../../bench/nab-runner.js';
+import { type NabRunResult, readNabResults, runNabBenchmark, scoreNabRun } from '../../bench/nab-runner.js';
+import { NAB_PROFILE_NAMES } from '../../ml/evaluation/nab-scorer.js';
 import { launchChromium } from '../support/chromium.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/nab/', import.meta.url));
@@ -98,7 +99,43 @@ describe('NAB runner and report', () => {
     expect(first[0]).toBe('NAB standard');
     expect(first[2]).toBe(result.corpus.profiles.standard!.normalisedScore.toFixed(1));
     expect(['yes', 'no']).toContain(first[3]);
+
+    // Where the false alarms start, for both sides; each row adds up to that side's false alarms.
+    const places = page.locator('table#false-alarm-places tr:has(td)');
+    await expect(places.count()).resolves.toBe(2);
+    const perFile = result.staticThreshold.perFile;
+    const sides = [
+      perFile.reduce((s, f) => s + f.detector.falseAlarms, 0),
+      perFile.reduce((s, f) => s + f.staticRule.falseAlarms, 0),
+    ];
+    for (const [k, total] of sides.entries()) {
+      const cells = (await places.nth(k).locator('td').allTextContents()).slice(1).map(Number);
+      expect(cells.slice(0, 4).reduce((a, b) => a + b, 0)).toBe(total);
+      expect(cells[4]).toBe(total);
+    }
     await page.close();
+  });
+
+  it('scores its saved results again to the same figures, without running the detector', async () => {
+    const saved = await readNabResults(join(out, 'windowedGaussian'), join(fixture, 'windows.json'));
+    expect(saved.detector).toBe('windowedGaussian');
+    expect(saved.files.map((f) => f.relativePath)).toEqual(FILES);
+
+    const again = await scoreNabRun({ ...saved, outDir: join(out, 'again') });
+    for (const profile of NAB_PROFILE_NAMES) {
+      expect(again.corpus.profiles[profile]!.rawScore).toBe(result.corpus.profiles[profile]!.rawScore);
+      expect(again.corpus.profiles[profile]!.threshold).toBe(result.corpus.profiles[profile]!.threshold);
+    }
+    expect(again.staticThreshold.detector).toEqual(result.staticThreshold.detector);
+    expect(again.staticThreshold.staticThreshold).toEqual(result.staticThreshold.staticThreshold);
+    expect(again.seconds).toBeUndefined();
+    expect(await readFile(again.reportPath, 'utf8')).toContain('scored from saved results');
+
+    // Another alert threshold moves the comparison, not the NAB scores and their own thresholds.
+    const strict = await scoreNabRun({ ...saved, outDir: join(out, 'strict'), alertThreshold: 1.01 });
+    expect(strict.corpus.profiles.standard!.rawScore).toBe(result.corpus.profiles.standard!.rawScore);
+    expect(strict.staticThreshold.detector.recall).toBe(0);
+    expect(strict.staticThreshold.detector.falseAlarmsPerDay).toBe(0);
   });
 
   it('keeps the page light by drawing at most two points per pixel column', async () => {

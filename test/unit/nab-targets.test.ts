@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { NAB_AIMS, type NabTargetsInput, nabTargets } from '../../bench/nab-targets.js';
 import type { NabCorpusResult } from '../../ml/evaluation/nab-scorer.js';
-import type { AlertComparisonSummary, AlertSideSummary } from '../../ml/evaluation/static-threshold.js';
+import {
+  type AlertComparisonSummary,
+  type AlertSideSummary,
+  FALSE_ALARM_PLACE_DEFAULTS,
+} from '../../ml/evaluation/static-threshold.js';
 
 function side(falseAlarms: number, falseRows: number, days: number, recall = 0.9): AlertSideSummary {
   return {
@@ -9,6 +13,7 @@ function side(falseAlarms: number, falseRows: number, days: number, recall = 0.9
     falseAlarmsPerDay: falseAlarms / days,
     falsePositiveRowsPerDay: falseRows / days,
     medianDelayMinutes: 10,
+    falseAlarmPlaces: { startUp: 0, afterWindow: 0, beforeWindow: 0, elsewhere: falseAlarms },
   };
 }
 
@@ -18,7 +23,7 @@ function input(options: {
   detector: AlertSideSummary;
   rule: AlertSideSummary;
   gradualGain: number | null;
-  seconds: number;
+  seconds?: number;
 }): NabTargetsInput {
   const profile = (normalisedScore: number) => ({ normalisedScore });
   // Only the fields the targets read; the rest of a corpus result plays no part.
@@ -35,6 +40,7 @@ function input(options: {
     windows: 53,
     scoredDays: 100,
     episodeGapMinutes: 60,
+    falseAlarmPlaceOptions: FALSE_ALARM_PLACE_DEFAULTS,
     detector: options.detector,
     staticThreshold: options.rule,
     comparableWindows: 40,
@@ -43,7 +49,11 @@ function input(options: {
     medianGainOnGradualMinutes: options.gradualGain,
     perFile: [],
   };
-  return { corpus, staticThreshold, seconds: options.seconds };
+  return {
+    corpus,
+    staticThreshold,
+    ...(options.seconds !== undefined ? { seconds: options.seconds } : {}),
+  };
 }
 
 const byTarget = (rows: ReturnType<typeof nabTargets>, prefix: string) => {
@@ -90,6 +100,14 @@ describe('nabTargets', () => {
     expect(byTarget(rows, 'false positive rows').met).toBe(true);
     expect(byTarget(rows, 'earlier').met).toBe(false);
     expect(byTarget(rows, 'wall time').met).toBe(false);
+  });
+
+  it('leaves time unjudged when saved results were scored again', () => {
+    const rows = nabTargets(
+      input({ standard: 75, lowFp: 67, detector: side(1, 1, 100), rule: side(9, 9, 100), gradualGain: 40 }),
+    );
+    expect(rows).toHaveLength(5);
+    expect(rows.some((r) => r.target.startsWith('wall time'))).toBe(false);
   });
 
   it('says more, not a negative fewer, when the detector raises more than the rule', () => {

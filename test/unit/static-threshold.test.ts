@@ -5,6 +5,7 @@ import {
   bestStaticRule,
   buildsUpGradually,
   compareWithStaticThreshold,
+  falseAlarmPlace,
 } from '../../ml/evaluation/static-threshold.js';
 
 const STEP_MS = 5 * 60_000;
@@ -45,6 +46,50 @@ describe('false positives', () => {
     const days = (27 * STEP_MS) / 86_400_000;
     expect(summary.detector.falseAlarmsPerDay).toBeCloseTo(1 / days, 9);
     expect(summary.detector.falsePositiveRowsPerDay).toBeCloseTo(6 / days, 9);
+  });
+});
+
+describe('where false alarms fall', () => {
+  // Probationary rows 0-1, start-up rows 2-6, a window of 4 rows at 20-23.
+  const at = { windowRows: [[20, 23]] as [number, number][], probationaryPoints: 2 };
+  const options = { startUpRows: 5 };
+
+  it('names start-up, after, before and elsewhere by the first row, in that order of precedence', () => {
+    expect(falseAlarmPlace(at, 6, options)).toBe('startUp');
+    expect(falseAlarmPlace(at, 7, options)).toBe('elsewhere');
+    // One window length (4 rows) before the window, three after it.
+    expect(falseAlarmPlace(at, 15, options)).toBe('elsewhere');
+    expect(falseAlarmPlace(at, 16, options)).toBe('beforeWindow');
+    expect(falseAlarmPlace(at, 19, options)).toBe('beforeWindow');
+    expect(falseAlarmPlace(at, 24, options)).toBe('afterWindow');
+    expect(falseAlarmPlace(at, 35, options)).toBe('afterWindow');
+    expect(falseAlarmPlace(at, 36, options)).toBe('elsewhere');
+    expect(falseAlarmPlace({ ...at, probationaryPoints: 30 }, 34, options)).toBe('startUp');
+  });
+
+  it('sums the places of each side over the files, and they add up to the false alarms', () => {
+    const values = new Array(60).fill(0);
+    values[30] = 5;
+    const alerts = values.map((_, i) => [4, 12, 18, 27, 45].includes(i));
+    // The rule must catch the window, so it fires on row 30 only and raises no false alarm.
+    const summary = compareWithStaticThreshold([file(values, [[20, 23]], alerts)], {
+      episodeGapMs: 60_000,
+      startUpRows: 5,
+    });
+
+    expect(summary.detector.falseAlarmPlaces).toEqual({
+      startUp: 1,
+      afterWindow: 1,
+      beforeWindow: 1,
+      elsewhere: 2,
+    });
+    expect(summary.perFile[0]!.detector.falseAlarms).toBe(5);
+    expect(summary.staticThreshold.falseAlarmPlaces).toEqual({
+      startUp: 0,
+      afterWindow: 0,
+      beforeWindow: 0,
+      elsewhere: 0,
+    });
   });
 });
 
