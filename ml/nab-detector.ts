@@ -8,7 +8,7 @@ import {
   trainLstmForecasterSync,
 } from './models/lstm.js';
 import { ProphetModel, type ProphetModelOptions } from './models/prophet.js';
-import { CheapSignals, type CheapSignalsOptions, RangeSignal } from './nab-signals.js';
+import { CheapSignals, type CheapSignalsOptions, ForecastDrift, RangeSignal } from './nab-signals.js';
 import type { StreamingDetector, StreamingDetectorContext, StreamingDetectorFactory } from './streaming.js';
 
 export type MemberKind = 'isolation-forest' | 'lstm' | 'prophet';
@@ -53,6 +53,12 @@ export interface EnsembleStreamingOptions {
    */
   rangeTolerance?: number;
   /**
+   * Rows over which Prophet's signed residuals are averaged into the `prophet-drift` stream
+   * ({@link ForecastDrift}): a day of half-hourly data, where a holiday runs low within the band at
+   * every row; 0 turns it off. @default 48
+   */
+  forecastDriftPoints?: number;
+  /**
    * After the output reaches a new high, later points are reported at `suppressedFactor` of their
    * score unless they exceed that high, for this many points: NAB counts only the first detection
    * in a window and charges every other detection as a false positive. Without it,
@@ -67,8 +73,9 @@ export interface EnsembleStreamingOptions {
   decades?: number;
   /**
    * Exponents on each member's tail probability before the most surprised member is taken.
-   * @default { prophet: 1.2, lstm: 0.5, 'shift5/200': 0.3 }: Prophet's band, refitted every
-   * `retrainEveryPoints`, was the most reliable member on the development split; others weigh 1.
+   * @default { prophet: 1.2, lstm: 0.5, 'shift5/200': 0.3, 'prophet-drift': 1 }: Prophet's band,
+   * refitted every `retrainEveryPoints`, was the most reliable member on the development split;
+   * others weigh 1.
    */
   weights?: Readonly<Record<string, number>>;
   /** Seed of every random choice. @default 1 */
@@ -97,7 +104,10 @@ const DEFAULTS = {
   signals: { zWindows: [], shifts: [{ recent: 5, reference: 200 }] } as CheapSignalsOptions,
   rangeTolerance: 0.03,
   decades: 7,
-  weights: { prophet: 1.2, lstm: 0.5, 'shift5/200': 0.3 } as Readonly<Record<string, number>>,
+  forecastDriftPoints: 48,
+  weights: { prophet: 1.2, lstm: 0.5, 'shift5/200': 0.3, 'prophet-drift': 1 } as Readonly<
+    Record<string, number>
+  >,
   seed: 1,
 };
 
@@ -120,6 +130,7 @@ export class MemberStream {
   private prophetForecast: { startMs: number; stepMs: number; point: Float64Array; half: number } | undefined;
   private lastTrainAt = -1;
   private lastLstmTrainAt = -1;
+  private lastProphetResidual = Number.NaN;
 
   constructor(
     private readonly firstTrainAt: number,
@@ -130,8 +141,14 @@ export class MemberStream {
     this.contextPoints = warmupPointsOf(this.features) + 1;
   }
 
+  /** Prophet's signed residual at the last step, in band half-widths; NaN when it did not score. */
+  get prophetResidual(): number {
+    return this.lastProphetResidual;
+  }
+
   step(timestampMs: number, value: number): Record<MemberKind, number> {
     const i = this.n;
+    this.lastProphetResidual = Number.NaN;
     if (i >= Math.max(this.firstTrainAt, 32)) this.maybeTrain(i);
     this.push(timestampMs, value);
     const out: Record<MemberKind, number> = {
@@ -230,7 +247,8 @@ export class MemberStream {
     if (k >= 0 && k < f.point.length && Math.abs(t - (f.startMs + k * f.stepMs)) < f.stepMs / 4)
       point = f.point[k]!;
     else point = this.prophet!.forecast([t]).point[0]!;
-    return Math.abs(v - point) / Math.max(f.half, 1e-12);
+    this.lastProphetResidual = (v - point) / Math.max(f.half, 1e-12);
+    return Math.abs(this.lastProphetResidual);
   }
 }
 
@@ -324,6 +342,8 @@ export function createEnsembleStreamingDetector(
     const signals = new CheapSignals(options.signals ?? DEFAULTS.signals);
     const tolerance = options.rangeTolerance ?? DEFAULTS.rangeTolerance;
     const range = tolerance > 0 ? new RangeSignal(tolerance) : undefined;
+    const driftPoints = options.forecastDriftPoints ?? DEFAULTS.forecastDriftPoints;
+    const drift = driftPoints > 0 ? new ForecastDrift(driftPoints) : undefined;
     const likelihood = options.likelihood ?? DEFAULTS.likelihood;
     const historyShare = options.likelihoodHistoryShare ?? DEFAULTS.likelihoodHistoryShare;
     const suppressionShare = options.suppressionShare ?? DEFAULTS.suppressionShare;
@@ -340,6 +360,7 @@ export function createEnsembleStreamingDetector(
     return {
       step(timestampMs, value) {
         const raw: Record<string, number> = { ...members.step(timestampMs, value), ...signals.step(value) };
+        if (drift) raw['prophet-drift'] = drift.step(members.prophetResidual);
         return fusion.step(raw, range?.step(value) ? 1 : 0).score;
       },
     };

@@ -173,3 +173,37 @@ export class RangeSignal {
     return outside;
   }
 }
+
+/**
+ * A forecast's sustained bias: the mean signed residual over the last `points` rows, as a
+ * magnitude. A holiday's traffic can stay inside the forecast band at every row while the whole
+ * day runs low; point-wise residuals dilute that, their mean over a day shows it.
+ */
+export class ForecastDrift {
+  private readonly residuals: Float64Array;
+  private next = 0;
+  private count = 0;
+  private sum = 0;
+
+  constructor(readonly points = 48) {
+    if (!(Number.isInteger(points) && points >= 1)) {
+      throw new RangeError(`'points' (${points}) must be a whole number of at least 1`);
+    }
+    this.residuals = new Float64Array(points);
+  }
+
+  /**
+   * Takes the newest signed residual (in the forecaster's own units, such as band half-widths)
+   * and returns |mean| of the last `points`, or NaN until there are that many. A NaN residual, a
+   * row the forecaster did not score, is skipped.
+   */
+  step(signedResidual: number): number {
+    if (!Number.isFinite(signedResidual)) return Number.NaN;
+    if (this.count === this.points) this.sum -= this.residuals[this.next]!;
+    else this.count++;
+    this.residuals[this.next] = signedResidual;
+    this.sum += signedResidual;
+    this.next = (this.next + 1) % this.points;
+    return this.count === this.points ? Math.abs(this.sum / this.points) : Number.NaN;
+  }
+}

@@ -33,6 +33,30 @@ describe('ensemble streaming detector', () => {
     expect(spike).toBeGreaterThan(normalMax + 0.1);
   }, 60_000);
 
+  it("flags a day that runs low inside Prophet's band through the forecast drift, not without it", () => {
+    // A holiday: 1.3 noise sigmas below normal for a whole day, each row well inside the band.
+    const values = dailyValues(1800, 4);
+    for (let i = 1300; i < 1588; i++) values[i] = values[i]! - 0.4;
+    const highest = (forecastDriftPoints: number) => {
+      const detector = createEnsembleStreamingDetector({
+        members: ['prophet'],
+        forecastDriftPoints,
+        // The range signal would fire on the noise's new extremes and hide what this test is about.
+        rangeTolerance: 0,
+      })({ seriesName: 'holiday', probationaryPoints: 600 });
+      const scores = values.map((v, i) => detector.step(start + i * stepMs, v));
+      return {
+        normal: Math.max(...scores.subarray(700, 1300)),
+        holiday: Math.max(...scores.subarray(1300, 1588)),
+      };
+    };
+
+    const withDrift = highest(48);
+    expect(withDrift.holiday).toBeGreaterThan(0.9);
+    expect(withDrift.holiday).toBeGreaterThan(withDrift.normal + 0.3);
+    expect(highest(0).holiday).toBeLessThan(0.8);
+  }, 60_000);
+
   it('scores nothing before a member is first trained', () => {
     const stream = new MemberStream(100, { members: ['isolation-forest'] });
     const values = dailyValues(101, 2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CheapSignals, RangeSignal, robustLocationScale } from '../../ml/nab-signals.js';
+import { CheapSignals, ForecastDrift, RangeSignal, robustLocationScale } from '../../ml/nab-signals.js';
 
 describe('NAB cheap signals', () => {
   it('robustLocationScale gives the median and the scaled MAD', () => {
@@ -35,5 +35,16 @@ describe('NAB cheap signals', () => {
     expect(r.step(10.5)).toBe(false);
     expect(r.step(12)).toBe(true);
     expect(r.step(-1.3)).toBe(true); // range 0..12: margin 1.2
+  });
+
+  it('forecast drift is the magnitude of the mean signed residual over the last rows', () => {
+    const drift = new ForecastDrift(4);
+    // Residuals that swing inside the band average out; NaN rows are not counted.
+    expect([0.8, -0.8, Number.NaN, 0.8].map((r) => drift.step(r)).every(Number.isNaN)).toBe(true);
+    expect(drift.step(-0.8)).toBeCloseTo(0, 12);
+    // A stretch that runs low at every row, each residual well inside the band, adds up.
+    const low = [-0.6, -0.6, -0.6, -0.6].map((r) => drift.step(r));
+    expect(low).toEqual([0.35, 0.3, 0.65, 0.6].map((v) => expect.closeTo(v, 12)));
+    expect(() => new ForecastDrift(0)).toThrow("'points' (0) must be a whole number of at least 1");
   });
 });
