@@ -136,28 +136,18 @@ export async function scoreNabRun(options: ScoreNabRunOptions): Promise<NabRunRe
   );
   const seconds = started === undefined ? undefined : (performance.now() - started) / 1000;
 
-  const reportPath = join(options.outDir, 'report.html');
-  await mkdir(options.outDir, { recursive: true });
-  await writeFile(
-    reportPath,
-    renderNabReport({
-      detector: options.detector,
-      files,
-      corpus,
-      staticThreshold,
-      alertThreshold: threshold,
-      ...(seconds !== undefined ? { seconds } : {}),
-    }),
-  );
-  return {
+  const scored = {
     detector: options.detector,
     files,
     corpus,
     staticThreshold,
     alertThreshold: threshold,
     ...(seconds !== undefined ? { seconds } : {}),
-    reportPath,
   };
+  const reportPath = join(options.outDir, 'report.html');
+  await mkdir(options.outDir, { recursive: true });
+  await writeFile(reportPath, renderNabReport(scored));
+  return { ...scored, reportPath };
 }
 
 /**
