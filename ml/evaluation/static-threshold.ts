@@ -167,19 +167,20 @@ export function falseAlarmPlace(
   row: number,
   options: FalseAlarmPlaceOptions = {},
 ): FalseAlarmPlace {
-  const {
-    startUpRows,
-    afterWindowLengths: after,
-    beforeWindowLengths: before,
-  } = {
-    ...FALSE_ALARM_PLACE_DEFAULTS,
-    ...options,
-  };
+  const { startUpRows, afterWindowLengths: after, beforeWindowLengths: before } = placeOptionsOf(options);
   if (row < file.probationaryPoints + startUpRows) return 'startUp';
   const length = ([a, b]: readonly [number, number]) => b - a + 1;
   if (file.windowRows.some((w) => row > w[1] && row <= w[1] + after * length(w))) return 'afterWindow';
   if (file.windowRows.some((w) => row < w[0] && row >= w[0] - before * length(w))) return 'beforeWindow';
   return 'elsewhere';
+}
+
+function placeOptionsOf(options: FalseAlarmPlaceOptions): Required<FalseAlarmPlaceOptions> {
+  return {
+    startUpRows: options.startUpRows ?? FALSE_ALARM_PLACE_DEFAULTS.startUpRows,
+    afterWindowLengths: options.afterWindowLengths ?? FALSE_ALARM_PLACE_DEFAULTS.afterWindowLengths,
+    beforeWindowLengths: options.beforeWindowLengths ?? FALSE_ALARM_PLACE_DEFAULTS.beforeWindowLengths,
+  };
 }
 
 const NO_FALSE_ALARMS: FalseAlarmPlaces = Object.freeze({
@@ -343,11 +344,7 @@ export function compareWithStaticThreshold(
     windows,
     scoredDays,
     episodeGapMinutes: gapMs / 60_000,
-    falseAlarmPlaceOptions: {
-      startUpRows: options.startUpRows ?? FALSE_ALARM_PLACE_DEFAULTS.startUpRows,
-      afterWindowLengths: options.afterWindowLengths ?? FALSE_ALARM_PLACE_DEFAULTS.afterWindowLengths,
-      beforeWindowLengths: options.beforeWindowLengths ?? FALSE_ALARM_PLACE_DEFAULTS.beforeWindowLengths,
-    },
+    falseAlarmPlaceOptions: placeOptionsOf(options),
     detector: side((f) => f.detector),
     staticThreshold: side((f) => f.staticRule),
     comparableWindows: gains.length,
