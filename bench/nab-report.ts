@@ -93,7 +93,7 @@ td:first-child,th:first-child{text-align:left}h3{margin:18px 0 2px;font-size:14p
 svg{display:block;background:#fff;border:1px solid #ddd}.window{fill:#f6c453;fill-opacity:.35}
 .probation{fill:#999;fill-opacity:.12}.series{fill:none;stroke:#2b6cb0;stroke-width:1}
 .score{fill:none;stroke:#555;stroke-width:1}.threshold{stroke:#c53030;stroke-dasharray:4 3}
-.detection{fill:#c53030}tr.missed td:last-child{color:#c53030;font-weight:600}.legend span{margin-right:14px}
+.detection{fill:#2f855a}.false-positive{fill:#c53030}tr.missed td:last-child{color:#c53030;font-weight:600}.legend span{margin-right:14px}
 </style></head><body>
 <h1>NAB benchmark: ${esc(input.detector)}</h1>
 <p>${input.corpus.files} files, ${input.corpus.windows} labelled windows, ${input.seconds === undefined ? 'scored from saved results' : `${fmt(input.seconds, 1)} s`}.
@@ -111,7 +111,7 @@ Threshold shown: the standard profile's (${String(standard.threshold)}).</p>
 <table id="targets"><tr><th>target</th><th>aim</th><th>measured</th><th>met</th></tr>${targetRows}</table>
 <h2>Per file (standard profile)</h2>
 <table><tr><th>file</th><th>score</th><th>windows</th><th>TP</th><th>FP</th><th>FN</th><th>TN</th><th>false alarms</th><th>static rule's</th></tr>${fileRows}</table>
-<p class="legend"><span style="color:#2b6cb0">■ value</span><span style="color:#555">■ anomaly score</span><span style="color:#c53030">▲ detection</span><span style="color:#d69e2e">■ labelled window</span><span style="color:#999">■ probation</span></p>
+<p class="legend"><span style="color:#2b6cb0">■ value</span><span style="color:#555">■ anomaly score</span><span style="color:#2f855a">▲ detection in a window</span><span style="color:#c53030">▲ false positive</span><span style="color:#d69e2e">■ labelled window</span><span style="color:#999">■ probation</span></p>
 ${charts}
 </body></html>
 `;
@@ -132,21 +132,31 @@ function chart(file: NabRunFile, threshold: number): string {
   const valuePath = minMaxPath(file.values, 0, VALUE_HEIGHT);
   const scorePath = minMaxPath(file.scores, VALUE_HEIGHT + GAP, SCORE_HEIGHT, 0, 1);
   const yThreshold = VALUE_HEIGHT + GAP + (1 - Math.min(1, threshold)) * SCORE_HEIGHT;
+  // Detections inside a window and false positives outside, each at most once per pixel column.
+  const inWindow = new Uint8Array(n);
+  for (const [a, b] of file.windowRows) inWindow.fill(1, a, b + 1);
   const marks: string[] = [];
+  const falseMarks: string[] = [];
   let lastColumn = -1;
+  let lastFalseColumn = -1;
   for (let i = file.probationaryPoints; i < n; i++) {
     if (file.scores[i]! < threshold) continue;
     const column = Math.round(x(i));
-    if (column === lastColumn) continue;
-    lastColumn = column;
-    marks.push(`M${column - 3},8L${column + 3},8L${column},2Z`);
+    const mark = `M${column - 3},8L${column + 3},8L${column},2Z`;
+    if (inWindow[i] === 1) {
+      if (column !== lastColumn) marks.push(mark);
+      lastColumn = column;
+    } else {
+      if (column !== lastFalseColumn) falseMarks.push(mark);
+      lastFalseColumn = column;
+    }
   }
   const first = n > 0 ? formatNabTimestamp(file.timestampsMs[0]!) : '';
   const last = n > 0 ? formatNabTimestamp(file.timestampsMs[n - 1]!) : '';
   return `<svg class="chart" data-file="${esc(file.relativePath)}" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${esc(`${file.relativePath}, ${first} to ${last}`)}">
 ${probation}${shading}<path class="series" d="${valuePath}"/><path class="score" d="${scorePath}"/>
 <line class="threshold" x1="0" x2="${WIDTH}" y1="${yThreshold.toFixed(1)}" y2="${yThreshold.toFixed(1)}"/>
-${marks.length > 0 ? `<path class="detection" d="${marks.join('')}"/>` : ''}</svg>`;
+${marks.length > 0 ? `<path class="detection" d="${marks.join('')}"/>` : ''}${falseMarks.length > 0 ? `<path class="false-positive" d="${falseMarks.join('')}"/>` : ''}</svg>`;
 }
 
 /** One vertical min-to-max stroke per pixel column, joined: faithful at any length, a few KB per chart. */

@@ -84,6 +84,13 @@ describe('NAB runner and report', () => {
     const windows = await page.locator('svg.chart rect.window').count();
     expect(windows).toBe(5);
 
+    // Detections inside windows and false positives outside are marked apart, as the scorer counts them.
+    for (const f of result.corpus.profiles.standard!.files) {
+      const chart = page.locator(`svg.chart[data-file="${f.name}"]`);
+      await expect(chart.locator('path.detection').count()).resolves.toBe(f.tp > 0 ? 1 : 0);
+      await expect(chart.locator('path.false-positive').count()).resolves.toBe(f.fp > 0 ? 1 : 0);
+    }
+
     const shot = join(out, 'report.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect((await stat(shot)).size).toBeGreaterThan(10_000);
