@@ -31,7 +31,12 @@ export function fileMatcher(pattern: string): (relativePath: string) => boolean 
 }
 
 export async function readNabWindows(windowsFile: string): Promise<NabWindows> {
-  const raw = JSON.parse(await readFile(windowsFile, 'utf8')) as Record<string, [string, string][]>;
+  let raw: Record<string, [string, string][]>;
+  try {
+    raw = JSON.parse(await readFile(windowsFile, 'utf8')) as Record<string, [string, string][]>;
+  } catch (err) {
+    throw new Error(`windows file '${windowsFile}' cannot be read as JSON: ${(err as Error).message}`);
+  }
   const windows: Record<string, [number, number][]> = {};
   for (const [file, list] of Object.entries(raw)) {
     windows[file] = list.map(([start, end]) => {

@@ -164,7 +164,10 @@ export async function readNabResults(
   const windows = await readNabWindows(windowsFile);
   const prefix = `${detector}_`;
   const paths: { relativePath: string; path: string }[] = [];
-  for (const category of await readdir(resultsDir, { withFileTypes: true })) {
+  const categories = await readdir(resultsDir, { withFileTypes: true }).catch((err: unknown) => {
+    throw new Error(`results folder '${resultsDir}' cannot be read: ${(err as Error).message}`);
+  });
+  for (const category of categories) {
     if (!category.isDirectory()) continue;
     for (const entry of await readdir(join(resultsDir, category.name), { withFileTypes: true })) {
       if (!entry.isFile() || !entry.name.startsWith(prefix) || !entry.name.endsWith('.csv')) continue;

@@ -1,5 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseNabCsv, parseNabResultsCsv } from '../../bench/nab-corpus.js';
+import { parseNabCsv, parseNabResultsCsv, readNabWindows } from '../../bench/nab-corpus.js';
+import { readNabResults } from '../../bench/nab-runner.js';
 
 describe('parseNabResultsCsv', () => {
   it('reads timestamp, value and anomaly_score in file order and ignores further columns', () => {
@@ -36,5 +40,24 @@ describe('parseNabResultsCsv', () => {
     expect(() => parseNabCsv('d.csv', 'time,value\n2014-04-01 00:00:00,1')).toThrow(
       "file 'd.csv': the header (time,value) must have 'timestamp', 'value'",
     );
+  });
+});
+
+describe('reading saved results and windows', () => {
+  it('names the folder or file that cannot be read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nab-corpus-'));
+    try {
+      const windows = join(dir, 'windows.json');
+      await writeFile(windows, '{"a/b.csv": [[');
+      await expect(readNabWindows(windows)).rejects.toThrow(
+        `windows file '${windows}' cannot be read as JSON`,
+      );
+      await writeFile(windows, '{}');
+      await expect(readNabResults(join(dir, 'missing'), windows)).rejects.toThrow(
+        `results folder '${join(dir, 'missing')}' cannot be read`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
