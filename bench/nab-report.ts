@@ -1,5 +1,5 @@
 import { NAB_PROFILE_NAMES, type NabCorpusResult } from '../ml/evaluation/nab-scorer.js';
-import type { AlertComparisonSummary } from '../ml/evaluation/static-threshold.js';
+import { type AlertComparisonSummary, windowMask } from '../ml/evaluation/static-threshold.js';
 import { formatNabTimestamp } from '../ml/series.js';
 import type { NabRunFile } from './nab-runner.js';
 import { nabTargets } from './nab-targets.js';
@@ -133,8 +133,7 @@ function chart(file: NabRunFile, threshold: number): string {
   const scorePath = minMaxPath(file.scores, VALUE_HEIGHT + GAP, SCORE_HEIGHT, 0, 1);
   const yThreshold = VALUE_HEIGHT + GAP + (1 - Math.min(1, threshold)) * SCORE_HEIGHT;
   // Detections inside a window and false positives outside, each at most once per pixel column.
-  const inWindow = new Uint8Array(n);
-  for (const [a, b] of file.windowRows) inWindow.fill(1, a, b + 1);
+  const inWindow = windowMask(n, file.windowRows);
   const marks: string[] = [];
   const falseMarks: string[] = [];
   let lastColumn = -1;

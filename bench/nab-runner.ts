@@ -12,6 +12,7 @@ import {
 import {
   type AlertComparisonSummary,
   compareWithStaticThreshold,
+  windowMask,
 } from '../ml/evaluation/static-threshold.js';
 import { formatNabTimestamp } from '../ml/series.js';
 import { fileMatcher, listNabFiles, parseNabResultsCsv, readNabWindows } from './nab-corpus.js';
@@ -209,8 +210,7 @@ export async function readNabResults(
 async function writeResultsCsv(outDir: string, detector: string, file: NabRunFile): Promise<void> {
   const [category, name] = file.relativePath.split('/') as [string, string];
   const path = join(outDir, detector, category, `${detector}_${name}`);
-  const inWindow = new Uint8Array(file.scores.length);
-  for (const [a, b] of file.windowRows) inWindow.fill(1, a, b + 1);
+  const inWindow = windowMask(file.scores.length, file.windowRows);
   const lines = ['timestamp,value,anomaly_score,label'];
   for (let i = 0; i < file.scores.length; i++) {
     lines.push(

@@ -5,14 +5,13 @@ import { PUBLISHED_STANDARD_SCORES } from './nab-report.js';
 import type { NabRunResult } from './nab-runner.js';
 import { type NabTarget, nabTargets } from './nab-targets.js';
 
-/** Prints a scored run's tables and writes its summary as JSON to `summaryPath`; returns the targets. */
-export async function reportNabRun(result: NabRunResult, summaryPath: string): Promise<NabTarget[]> {
+/** Prints a scored run's tables and writes its summary as JSON to `summaryPath`. */
+export async function reportNabRun(result: NabRunResult, summaryPath: string): Promise<void> {
   const targets = nabTargets(result);
   printTables(result, targets);
   await mkdir(dirname(summaryPath), { recursive: true });
   await writeFile(summaryPath, `${JSON.stringify(summary(result, targets), null, 2)}\n`);
   console.log(`\nreport: ${result.reportPath}\nsummary: ${summaryPath}`);
-  return targets;
 }
 
 function summary(result: NabRunResult, targets: readonly NabTarget[]) {

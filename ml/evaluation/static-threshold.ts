@@ -155,7 +155,8 @@ export function alertEpisodes(
   return episodes;
 }
 
-function windowMask(rows: number, windowRows: readonly (readonly [number, number])[]): Uint8Array {
+/** 1 for every row inside one of the inclusive `windowRows` ranges, 0 elsewhere. */
+export function windowMask(rows: number, windowRows: readonly (readonly [number, number])[]): Uint8Array {
   const mask = new Uint8Array(rows);
   for (const [a, b] of windowRows) mask.fill(1, a, b + 1);
   return mask;
