@@ -1,7 +1,12 @@
 import { log } from '@temporalio/activity';
 import type { AlertIdentity, AnomalyAlert } from '../clients/alertmanager.js';
 import type { DetectorMetrics, SeriesLabels } from '../clients/metrics.js';
-import { type DetectorModel, type LoadedDetectorModel, loadDetectorModel } from '../ml/detector-model.js';
+import {
+  type DetectorModel,
+  type LoadedDetectorModel,
+  loadDetectorModel,
+  scoringContextPoints,
+} from '../ml/detector-model.js';
 import { binShares, type FeatureDrift, featureDrift } from '../ml/drift.js';
 import { buildFeatures, warmupPointsOf } from '../ml/features.js';
 import type { Series } from '../ml/series.js';
@@ -126,17 +131,18 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
   };
 
   /**
-   * The points after `afterMs` up to `untilMs`, with enough history before them for the rolling
-   * features; `first` is the index of the first new point.
+   * The points after `afterMs` up to `untilMs`, with `contextPoints` of history before them (the
+   * rolling features' warm-up, or all a model's members need); `first` is the index of the first
+   * new point.
    */
   const readScoredWindow = async (
     spec: DetectorSpec,
-    featureConfig: DetectorModel['featureConfig'],
+    contextPoints: number,
     afterMs: number,
     untilMs: number,
   ): Promise<{ window: Series; first: number }> => {
     const stepMs = sourceStepSeconds(spec) * 1000;
-    const warmup = warmupPointsOf(featureConfig) + 1;
+    const warmup = contextPoints + 1;
     const window = await sources.readWindow(scoredSourceOf(spec), afterMs - warmup * stepMs, untilMs);
     let first = 0;
     while (first < window.values.length && window.timestampsMs[first]! <= afterMs) first++;
@@ -173,8 +179,13 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
         }
       }
 
+      const challenger = shadowVersion !== undefined ? await modelOf(detector, shadowVersion) : undefined;
       const started = performance.now();
-      const { window, first } = await readScoredWindow(spec, champion.model.featureConfig, afterMs, untilMs);
+      const contextPoints = Math.max(
+        scoringContextPoints(champion.model),
+        challenger ? scoringContextPoints(challenger.model) : 0,
+      );
+      const { window, first } = await readScoredWindow(spec, contextPoints, afterMs, untilMs);
       const count = window.values.length - first;
       if (count <= 0) return { ...empty, version, ...(shadowVersion ? { shadowVersion } : {}) };
 
@@ -201,8 +212,7 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
       metrics.inferenceDuration.observe({ detector }, (performance.now() - started) / 1000);
       metrics.scoringLag.observe({ detector }, Math.max(0, (now() - lastTimestampMs) / 1000));
 
-      if (shadowVersion !== undefined) {
-        const challenger = await modelOf(detector, shadowVersion);
+      if (shadowVersion !== undefined && challenger) {
         const shadow = challenger.score(window);
         metrics.recordScore({
           ...labels,
@@ -250,7 +260,12 @@ export function createScoringActivities(deps: ScoringActivityDeps) {
     }: FeatureDriftInput): Promise<FeatureDriftResult> {
       const { model } = await modelOf(spec.name, version);
       if (!model.featureDrift) return { points: 0, top: [] };
-      const { window, first } = await readScoredWindow(spec, model.featureConfig, afterMs, untilMs);
+      const { window, first } = await readScoredWindow(
+        spec,
+        warmupPointsOf(model.featureConfig),
+        afterMs,
+        untilMs,
+      );
       const points = window.values.length - first;
       if (points <= 0) return { points: 0, top: [] };
       const features = buildFeatures(window, model.featureConfig);

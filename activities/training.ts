@@ -10,6 +10,7 @@ import {
   loadDetectorModel,
   type MemberKind,
   type SerializedMember,
+  scoringContextPoints,
   trainDetectorModel,
   trainingRows,
 } from '../ml/detector-model.js';
@@ -421,9 +422,11 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
       Context.current().heartbeat({ stage: 'calibrating', members: weighted.length });
       let model: AnyDetectorModel;
       try {
+        const driftPoints = spec.models.find((m) => m.kind === 'prophet')?.driftPoints;
         model = await fitEnsembleModel(weighted, train, validation, {
           features: spec.features,
           targetAnomalyRate: spec.targetAnomalyRate,
+          ...(driftPoints !== undefined ? { forecastDriftPoints: driftPoints } : {}),
         });
       } catch (err) {
         if (err instanceof RangeError) throw badInput(err.message, err);
@@ -445,7 +448,10 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         store.getSeries(testId),
       ]);
       const loaded = await loadDetectorModel(model);
-      const warm = Math.min(context.values.length, Math.max(...model.featureConfig.windowsPoints, 1));
+      const warm = Math.min(
+        context.values.length,
+        Math.max(scoringContextPoints(model), ...model.featureConfig.windowsPoints, 1),
+      );
       const score = (s: Series) => loaded.score(concatTail(context, s, warm)).flags.slice(warm);
 
       const cleanFlags = score(test);

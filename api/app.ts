@@ -6,7 +6,7 @@ import fastifyMetricsModule from 'fastify-metrics';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import Type from 'typebox';
-import { explainModels } from '../ml/detector-model.js';
+import { explainModels, scoringContextPoints } from '../ml/detector-model.js';
 import { parseTimestamp } from '../ml/series.js';
 import { ModelIntegrityError, ModelNotFoundError, type ModelRegistry } from '../registry/model-registry.js';
 import { API_ERRORS, ApiError, type ApiErrorBody, type ApiErrorCode } from './errors.js';
@@ -93,7 +93,10 @@ const PredictResponse = Type.Object({
   threshold: Type.Number(),
   scores: Type.Array(Type.Number()),
   flags: Type.Array(Type.Boolean()),
-  /** Leading points scored from partial rolling windows: less context, less reliable. */
+  /**
+   * Leading points scored with less history than the model uses (partial rolling windows, a
+   * forecast drift not yet averaged over its full span): less context, less reliable.
+   */
   warmupPoints: Type.Integer(),
   anomalies: Type.Array(
     Type.Object({
@@ -331,7 +334,7 @@ export async function buildApp(options: AppOptions) {
         threshold: served.loaded.model.threshold,
         scores: Array.from(scored.scores),
         flags: scored.flags,
-        warmupPoints: scored.features.warmupPoints,
+        warmupPoints: Math.min(values.length, scoringContextPoints(served.loaded.model)),
         anomalies,
       };
     },

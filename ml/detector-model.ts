@@ -22,6 +22,7 @@ import {
 } from './isolation-forest.js';
 import type { SerializedLstmForecaster } from './models/lstm.js';
 import { ProphetModel, type SerializedProphetModel } from './models/prophet.js';
+import { ForecastDrift } from './nab-signals.js';
 import type { Series } from './series.js';
 
 export const MODEL_SCHEMA_VERSION = 1;
@@ -158,14 +159,14 @@ export interface ScoredSeries {
 }
 
 export interface MemberScores {
-  readonly kind: MemberKind;
+  readonly kind: EnsembleMemberKind;
   readonly weight: number;
   readonly scores: Float64Array;
 }
 
 /** How much each model contributed to the combined score at a point, largest first. */
 export interface ModelContribution {
-  readonly kind: MemberKind;
+  readonly kind: EnsembleMemberKind;
   /** The member's own calibrated score in [0, 1]. */
   readonly score: number;
   /** Its weighted share of the combined score, in [0, 1]. */
@@ -240,7 +241,11 @@ function explainRow(
 
 export const ENSEMBLE_SCHEMA_VERSION = 2;
 
+/** Members trained on their own, each in its own activity. */
 export type MemberKind = 'isolation-forest' | 'lstm' | 'prophet';
+
+/** Every member an ensemble may hold: the trained ones and those derived from them. */
+export type EnsembleMemberKind = MemberKind | ForecastDriftMember['kind'];
 
 /** A trained member as stored: the single-forest model, or a forecaster whose residuals score. */
 export type SerializedMember =
@@ -248,7 +253,21 @@ export type SerializedMember =
   | { readonly kind: 'lstm'; readonly model: SerializedLstmForecaster }
   | { readonly kind: 'prophet'; readonly model: SerializedProphetModel };
 
-export type EnsembleMember = SerializedMember & {
+/**
+ * A member with no model of its own: |mean| of the Prophet member's signed residuals (in band
+ * half-widths) over the last `points`. A slow regression, latency a little higher all afternoon,
+ * stays inside the band at every point, so the band score never stands out; its residuals all
+ * lean one way, and their mean does.
+ */
+export interface ForecastDriftMember {
+  readonly kind: 'forecast-drift';
+  /** The member whose residuals are averaged. */
+  readonly source: 'prophet';
+  /** Points averaged; the first `points - 1` of a scored series score 0. */
+  readonly points: number;
+}
+
+export type EnsembleMember = (SerializedMember | ForecastDriftMember) & {
   /** The spec's weight times the member's recall of planted anomalies (plus a floor), normalised. */
   readonly weight: number;
   /** Share of anomalies planted in validation data that the member ranked above its 99th percentile. */
@@ -297,29 +316,69 @@ export type AnyDetectorModel = DetectorModel | EnsembleDetectorModel;
 
 type MemberScorer = (series: Series) => Float64Array;
 
-async function memberScorer(member: SerializedMember): Promise<MemberScorer> {
-  switch (member.kind) {
-    case 'isolation-forest': {
-      const loaded = await loadDetectorModel(member.model);
-      return (series) => loaded.score(series).scores;
+/**
+ * Scorers of the members, in order. A forecast-drift member reads the residuals of the Prophet
+ * member beside it; the forecast is computed once per scored series for both.
+ */
+async function memberScorers(
+  members: readonly (SerializedMember | ForecastDriftMember)[],
+): Promise<MemberScorer[]> {
+  let prophetResiduals: MemberScorer | undefined;
+  const scorers = await Promise.all(
+    members.map(async (member): Promise<MemberScorer | undefined> => {
+      switch (member.kind) {
+        case 'isolation-forest': {
+          const loaded = await loadDetectorModel(member.model);
+          return (series) => loaded.score(series).scores;
+        }
+        case 'lstm': {
+          const { LstmForecaster } = await import('./models/lstm.js');
+          const forecaster = LstmForecaster.fromJSON(member.model);
+          return (series) => forecaster.scoreSeries(series.values);
+        }
+        case 'prophet': {
+          const prophet = ProphetModel.fromJSON(member.model);
+          let last: { series: Series; residuals: Float64Array } | undefined;
+          prophetResiduals = (series) => {
+            if (last?.series !== series) {
+              last = { series, residuals: prophet.residuals(series.timestampsMs, series.values) };
+            }
+            return last.residuals;
+          };
+          return (series) => prophetResiduals!(series).map(Math.abs);
+        }
+        case 'forecast-drift':
+          return undefined;
+      }
+    }),
+  );
+  return members.map((member, k) => {
+    const scorer = scorers[k];
+    if (scorer) return scorer;
+    if (member.kind !== 'forecast-drift') throw new TypeError(`member ${k} (${member.kind}) has no scorer`);
+    const residuals = prophetResiduals;
+    if (!residuals) {
+      throw new RangeError(
+        `member ${k} ('forecast-drift') averages the residuals of a '${member.source}' member, and the model has none`,
+      );
     }
-    case 'lstm': {
-      const { LstmForecaster } = await import('./models/lstm.js');
-      const forecaster = LstmForecaster.fromJSON(member.model);
-      return (series) => forecaster.scoreSeries(series.values);
-    }
-    case 'prophet': {
-      const prophet = ProphetModel.fromJSON(member.model);
-      return (series) => prophet.score(series.timestampsMs, series.values);
-    }
-  }
+    return (series) => forecastDrift(residuals(series), member.points);
+  });
+}
+
+/** |mean| of the last `points` signed residuals at every point; 0 until there are that many. */
+export function forecastDrift(residuals: ArrayLike<number>, points: number): Float64Array {
+  const drift = new ForecastDrift(points);
+  return Float64Array.from({ length: residuals.length }, (_, i) => {
+    const d = drift.step(residuals[i]!);
+    return Number.isFinite(d) ? d : 0;
+  });
 }
 
 async function loadEnsembleModel(model: EnsembleDetectorModel): Promise<LoadedDetectorModel> {
   const fusion = model.fusion ?? 'mean';
-  const scorers = await Promise.all(
-    model.members.map(async (m) => ({ member: m, score: await memberScorer(m) })),
-  );
+  const loadedScorers = await memberScorers(model.members);
+  const scorers = model.members.map((member, k) => ({ member, score: loadedScorers[k]! }));
   const totalWeight = model.members.reduce((sum, m) => sum + m.weight, 0);
   return {
     model,
@@ -345,7 +404,20 @@ export interface FitEnsembleOptions {
   readonly targetAnomalyRate: number;
   /** Seed of the planted anomalies that weigh the members. @default 1 */
   readonly seed?: number;
+  /**
+   * Points over which a Prophet member's signed residuals are averaged into a forecast-drift
+   * member ({@link ForecastDriftMember}), weighed like the others with the Prophet member's
+   * weight; 0 leaves it out. @default {@link DEFAULT_FORECAST_DRIFT_POINTS}
+   */
+  readonly forecastDriftPoints?: number;
 }
+
+/**
+ * Four hours at a 5-minute step, under an hour at a 1-minute one: long enough that noise averages
+ * out of the residuals, short enough that a regression shows within the hour it starts at the
+ * usual scrape steps. The NAB ensemble averages the same number of rows.
+ */
+export const DEFAULT_FORECAST_DRIFT_POINTS = 48;
 
 /** Share of planted events (after the warm-up) whose highest raw score beats the clean 99th percentile. */
 function recallAboveOwnTail(
@@ -381,14 +453,23 @@ export async function fitEnsembleModel(
   const only = members[0];
   if (members.length === 1 && only?.kind === 'isolation-forest') return only.model;
   if (members.length === 0) throw new RangeError("'members' is empty: an ensemble needs at least one");
+  const driftPoints = options.forecastDriftPoints ?? DEFAULT_FORECAST_DRIFT_POINTS;
+  if (!(Number.isInteger(driftPoints) && driftPoints >= 0)) {
+    throw new RangeError(`'forecastDriftPoints' (${driftPoints}) must be a whole number of at least 0`);
+  }
+  const prophet = members.find((m) => m.kind === 'prophet');
+  const all: ((SerializedMember | ForecastDriftMember) & { weight: number })[] = [...members];
+  if (prophet && driftPoints > 0) {
+    all.push({ kind: 'forecast-drift', source: 'prophet', points: driftPoints, weight: prophet.weight });
+  }
 
-  const context = Math.min(train.values.length, ensembleWarmup(members, options.features));
+  const context = Math.min(train.values.length, ensembleWarmup(all, options.features));
   const scored = concatTail(train, validation, context);
   // Weights need no labels: anomalies planted in a copy of the validation data show which
   // members see this workload's kind of trouble, and a member that sees nothing fades out.
   const planted = injectAnomalies(scored, { perThousand: 5, seed: options.seed ?? 1 });
-  const scorers = await Promise.all(members.map(memberScorer));
-  const fitted = members.map((member, k) => {
+  const scorers = await memberScorers(all);
+  const fitted = all.map((member, k) => {
     const scorer = scorers[k]!;
     const raw = scorer(scored).subarray(context);
     // Forecasters score in band widths or residual scales: a twentieth of one is noise.
@@ -430,13 +511,27 @@ export async function fitEnsembleModel(
 }
 
 /** Points of history each member needs before its scores mean anything. */
-function ensembleWarmup(members: readonly SerializedMember[], features: FeatureConfig): number {
+function ensembleWarmup(
+  members: readonly (SerializedMember | ForecastDriftMember)[],
+  features: FeatureConfig,
+): number {
   let warmup = warmupPointsOf(features);
   for (const m of members) {
     if (m.kind === 'isolation-forest') warmup = Math.max(warmup, warmupPointsOf(m.model.featureConfig));
     if (m.kind === 'lstm') warmup = Math.max(warmup, m.model.architecture.windowPoints);
+    if (m.kind === 'forecast-drift') warmup = Math.max(warmup, m.points);
   }
   return warmup;
+}
+
+/**
+ * Points before the first one scored that a caller should pass along, so every member scores it
+ * from full windows: the rolling features' warm-up, an LSTM's input window, a drift's average.
+ */
+export function scoringContextPoints(model: AnyDetectorModel): number {
+  return model.schemaVersion === ENSEMBLE_SCHEMA_VERSION
+    ? ensembleWarmup(model.members, model.featureConfig)
+    : warmupPointsOf(model.featureConfig);
 }
 
 /** Raw units added per robust standard deviation beyond the training range. */

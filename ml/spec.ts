@@ -129,6 +129,12 @@ export const DetectorSpecSchema = Type.Object(
           kind: Type.Union([Type.Literal('isolation-forest'), Type.Literal('lstm'), Type.Literal('prophet')]),
           weight: Type.Number({ default: 1, exclusiveMinimum: 0 }),
           options: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
+          /**
+           * Prophet only: points over which its signed residuals are averaged into a second
+           * member, the forecast drift, which sees a sustained shift that stays inside the
+           * forecast band; 0 leaves it out. @default 48
+           */
+          driftPoints: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
         },
         { additionalProperties: false },
       ),
@@ -217,5 +223,12 @@ export function parseDetectorSpec(input: unknown): DetectorSpec {
   if (new Set(kinds).size !== kinds.length) {
     throw new SpecError(`detector spec: 'models' (${kinds.join(', ')}) names a member kind more than once`);
   }
+  valid.models.forEach((m, k) => {
+    if (m.driftPoints !== undefined && m.kind !== 'prophet') {
+      throw new SpecError(
+        `detector spec: 'models/${k}/driftPoints' (${m.driftPoints}) applies to kind 'prophet' only, not '${m.kind}'`,
+      );
+    }
+  });
   return valid;
 }

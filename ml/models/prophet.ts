@@ -224,9 +224,14 @@ export class ProphetModel {
 
   /** Raw anomaly scores of `values` at `timestampsMs`: see {@link bandScore}. */
   score(timestampsMs: ArrayLike<number>, values: ArrayLike<number>): Float64Array {
+    return this.residuals(timestampsMs, values).map(Math.abs);
+  }
+
+  /** Signed residuals of `values` at `timestampsMs` in band half-widths: see {@link bandResidual}. */
+  residuals(timestampsMs: ArrayLike<number>, values: ArrayLike<number>): Float64Array {
     const f = this.forecast(timestampsMs);
     return Float64Array.from({ length: values.length }, (_, i) =>
-      bandScore(values[i]!, f.point[i]!, f.lower[i]!, f.upper[i]!),
+      bandResidual(values[i]!, f.point[i]!, f.lower[i]!, f.upper[i]!),
     );
   }
 
@@ -242,8 +247,17 @@ export class ProphetModel {
  * the width makes one unit of surprise mean the same on quiet and noisy series.
  */
 export function bandScore(value: number, point: number, lower: number, upper: number): number {
+  return Math.abs(bandResidual(value, point, lower, upper));
+}
+
+/**
+ * {@link bandScore} with its sign: positive above the point forecast, negative below. Averaged
+ * over many points it shows a forecast the data has left in one direction, even while every
+ * point stays inside the band.
+ */
+export function bandResidual(value: number, point: number, lower: number, upper: number): number {
   const half = value >= point ? upper - point : point - lower;
-  return Math.abs(value - point) / Math.max(half, 1e-12);
+  return (value - point) / Math.max(half, 1e-12);
 }
 
 const DAY_MS = 86_400_000;

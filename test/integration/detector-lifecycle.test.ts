@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertSink, ScoreStepResult } from '../../activities/scoring.js';
 import { createDetectorMetrics } from '../../clients/metrics.js';
 import { loadConfig } from '../../config/config.js';
-import { ENSEMBLE_SCHEMA_VERSION, loadDetectorModel } from '../../ml/detector-model.js';
+import {
+  ENSEMBLE_SCHEMA_VERSION,
+  type EnsembleDetectorModel,
+  loadDetectorModel,
+} from '../../ml/detector-model.js';
 import { createFileModelRegistry } from '../../registry/model-registry.js';
 import { recordHistory } from '../../scripts/record-history.js';
 import { createScoringWorker } from '../../workers/scoring-worker.js';
@@ -99,6 +103,13 @@ describe('detector lifecycle on a real Temporal dev server', () => {
 
       const { model } = await registry.getVersion<never>('life', 2);
       expect((model as { schemaVersion: number }).schemaVersion).toBe(ENSEMBLE_SCHEMA_VERSION);
+      // The Prophet member brings its forecast drift, weighed on validation like the others.
+      const members = (model as EnsembleDetectorModel).members;
+      expect(members.map((m) => m.kind).sort()).toEqual(['forecast-drift', 'isolation-forest', 'prophet']);
+      expect(members.find((m) => m.kind === 'forecast-drift')).toMatchObject({
+        source: 'prophet',
+        points: 48,
+      });
       expect((await loadDetectorModel(model)).model.threshold).toBeCloseTo(0.998, 6);
 
       const rolledBack = await env.client.workflow.execute(rollbackDetector, {

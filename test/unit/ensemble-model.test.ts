@@ -3,6 +3,7 @@ import {
   type EnsembleDetectorModel,
   explainModels,
   fitEnsembleModel,
+  forecastDrift,
   loadDetectorModel,
   trainDetectorModel,
 } from '../../ml/detector-model.js';
@@ -106,6 +107,48 @@ describe('ensemble detector model', () => {
     expect(loaded.score(test).flags.filter(Boolean)).toHaveLength(0);
     const moved = Float64Array.from(test.values, (v, i) => (i === 100 ? v + 1 : v));
     expect(loaded.score({ ...test, values: moved }).flags[100]).toBe(true);
+  });
+
+  it('averages signed residuals into a forecast drift that scores 0 until its span is full', () => {
+    const drift = forecastDrift([1, 1, 1, -1, -1, -1, -1, 0.5], 3);
+    expect(Array.from(drift)).toEqual([0, 0, 1, 1 / 3, 1 / 3, 1, 1, 0.5]);
+  });
+
+  it('flags a sustained shift that stays inside the forecast band only with the forecast drift', async () => {
+    const series = dailySeries(2000, 5);
+    const train = sliceSeries(series, 0, 1200);
+    const validation = sliceSeries(series, 1200, 1600);
+    const features = { windowsPoints: [12], diffLags: [1] };
+    const prophet = ProphetModel.fit(train.timestampsMs, train.values);
+    const member = { kind: 'prophet' as const, model: prophet.toJSON(), weight: 1 };
+    prophet.free();
+    const ensemble = (forecastDriftPoints?: number) =>
+      fitEnsembleModel([member], train, validation, {
+        features,
+        targetAnomalyRate: 0.005,
+        ...(forecastDriftPoints !== undefined ? { forecastDriftPoints } : {}),
+      }) as Promise<EnsembleDetectorModel>;
+    const withDrift = await ensemble();
+    const without = await ensemble(0);
+    expect(withDrift.members.map((m) => m.kind)).toEqual(['prophet', 'forecast-drift']);
+    expect(withDrift.members[1]).toMatchObject({ source: 'prophet', points: 48 });
+    expect(without.members.map((m) => m.kind)).toEqual(['prophet']);
+
+    // Most of a day one noise deviation high: half the band's half-width, so few points leave
+    // the band, but every residual leans the same way.
+    const test = sliceSeries(series, 1600);
+    const values = Float64Array.from(test.values, (v, i) => (i >= 200 && i < 300 ? v + 0.3 : v));
+    const shifted = { ...test, values };
+    const scoredWith = (await loadDetectorModel(withDrift)).score(shifted);
+    const scoredWithout = (await loadDetectorModel(without)).score(shifted);
+    const flagged = (flags: boolean[], from: number, to: number) =>
+      flags.slice(from, to).filter(Boolean).length;
+    expect(flagged(scoredWithout.flags, 200, 300)).toBeLessThan(15);
+    expect(flagged(scoredWith.flags, 200, 300)).toBeGreaterThan(50);
+    const last = scoredWith.flags.lastIndexOf(true, 299);
+    expect(explainModels(scoredWith, last)[0]!.kind).toBe('forecast-drift');
+    // Not at the cost of alarms on normal data: the budget is 0.5% of 400 points.
+    expect(flagged((await loadDetectorModel(withDrift)).score(test).flags, 0, 400)).toBeLessThanOrEqual(4);
   });
 
   it('explains a single-forest model by features only', async () => {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { averageInto, bandScore, ProphetModel } from '../../ml/models/prophet.js';
+import { averageInto, bandResidual, bandScore, ProphetModel } from '../../ml/models/prophet.js';
 import { createRandom, normal } from '../../ml/random.js';
 import { parseCsvSeries } from '../../ml/series.js';
 
@@ -220,5 +220,8 @@ describe('Prophet model', () => {
     expect(bandScore(10, 10, 8, 14)).toBeCloseTo(0, 12);
     expect(bandScore(14, 10, 8, 14)).toBeCloseTo(1, 12);
     expect(bandScore(6, 10, 8, 14)).toBeCloseTo(2, 12);
+    // Signed: below the forecast counts against the lower half-width, negative.
+    expect(bandResidual(6, 10, 8, 14)).toBeCloseTo(-2, 12);
+    expect(bandResidual(16, 10, 8, 14)).toBeCloseTo(1.5, 12);
   });
 });

@@ -149,4 +149,21 @@ describe('parseDetectorSpec', () => {
       "detector spec: 'split.validationFraction' (0.45) + 'split.testFraction' (0.4) must leave at least 20% for training",
     );
   });
+
+  it('takes a forecast drift span on the Prophet member only, naming the member that has one', () => {
+    const spec = parseDetectorSpec({
+      name: 'taxi',
+      source: CSV_SOURCE,
+      models: [{ kind: 'prophet', driftPoints: 0 }, { kind: 'lstm' }],
+    });
+    expect(spec.models[0]).toMatchObject({ kind: 'prophet', driftPoints: 0 });
+
+    expect(
+      specError({
+        name: 'taxi',
+        source: CSV_SOURCE,
+        models: [{ kind: 'prophet' }, { kind: 'lstm', driftPoints: 24 }],
+      }),
+    ).toBe("detector spec: 'models/1/driftPoints' (24) applies to kind 'prophet' only, not 'lstm'");
+  });
 });
