@@ -31,6 +31,12 @@ export interface EnsembleStreamingOptions {
   features?: FeatureConfig;
   forest?: { trees?: number; sampleSize?: number };
   lstm?: LstmForecasterOptions;
+  /**
+   * Prophet's options. @default Prophet's own, but with the trend extended linearly past each
+   * fit (`trendAfterTraining: 'linear'`): refitted every `retrainEveryPoints`, the streaming
+   * detector forecasts a short way ahead, where the last slope holds; on the development split the
+   * damped trend scored 76.0 against 77.3.
+   */
   prophet?: ProphetModelOptions;
   /**
    * Each stream's anomaly likelihood. Without `historyPoints`, the history is
@@ -226,7 +232,11 @@ export class MemberStream {
   private trainProphet(ts: Float64Array, vs: Float64Array): void {
     if (vs.length < 16) return;
     this.prophet?.free();
-    this.prophet = ProphetModel.fit(ts, vs, { seed: this.o.seed, ...this.o.prophet });
+    this.prophet = ProphetModel.fit(ts, vs, {
+      seed: this.o.seed,
+      trendAfterTraining: 'linear',
+      ...this.o.prophet,
+    });
     // One batched forecast on the regular grid ahead replaces a Prophet call per point.
     const stepMs = medianGap(ts);
     const ahead = this.o.retrainEveryPoints + 16;

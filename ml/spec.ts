@@ -132,7 +132,8 @@ export const DetectorSpecSchema = Type.Object(
           /**
            * Prophet only: points over which its signed residuals are averaged into a second
            * member, the forecast drift, which sees a sustained shift that stays inside the
-           * forecast band; 0 leaves it out. @default 48
+           * forecast band where Prophet tracks the metric closely (48 is a start); 0 leaves it
+           * out. @default 0
            */
           driftPoints: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
         },

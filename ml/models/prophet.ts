@@ -31,6 +31,18 @@ export interface ProphetModelOptions {
   historyDays?: number;
   /** Seed of the optimiser, so a refit on load reproduces the same parameters. @default 1 */
   seed?: number;
+  /**
+   * How the trend runs past the last training point. 'damped' follows its last slope at first
+   * and flattens it with time constant `trendDampingDays`, so the trend moves at most slope ×
+   * that many days beyond its last level; 'linear' extends the slope for ever, as Prophet does. A
+   * detector is scored for days after its fit, and a slope learned from its last few days (a
+   * Monday climbing out of a quiet weekend reads as growth) would otherwise carry the forecast
+   * away from the data and every point past the band. Models saved before this option read
+   * 'linear'. @default 'damped'
+   */
+  trendAfterTraining?: 'damped' | 'linear';
+  /** Time constant of the damped trend, in days. @default 1 */
+  trendDampingDays?: number;
 }
 
 export type ResolvedProphetOptions = Required<ProphetModelOptions>;
@@ -44,6 +56,8 @@ export const DEFAULT_PROPHET_OPTIONS: ResolvedProphetOptions = {
   maxTrainPoints: 2016,
   historyDays: 15,
   seed: 1,
+  trendAfterTraining: 'damped',
+  trendDampingDays: 1,
 };
 
 /**
@@ -120,6 +134,14 @@ export class ProphetModel {
       throw new RangeError(`'maxTrainPoints' (${o.maxTrainPoints}) must be an integer of at least 8`);
     }
     if (!(o.historyDays > 0)) throw new RangeError(`'historyDays' (${o.historyDays}) must be positive`);
+    if (!(o.trendDampingDays > 0)) {
+      throw new RangeError(`'trendDampingDays' (${o.trendDampingDays}) must be positive`);
+    }
+    if (o.trendAfterTraining !== 'damped' && o.trendAfterTraining !== 'linear') {
+      throw new RangeError(
+        `'trendAfterTraining' (${String(o.trendAfterTraining)}) must be 'damped' or 'linear'`,
+      );
+    }
     const n = values.length;
     const newest = timestampsMs[n - 1]!;
     // The newest `maxTrainPoints` points, or the newest `historyDays` if those span more.
@@ -183,7 +205,12 @@ export class ProphetModel {
     if (serialized.kind !== 'prophet') {
       throw new TypeError(`expected a serialized 'prophet', got kind '${String(serialized.kind)}'`);
     }
-    const o: ResolvedProphetOptions = { ...DEFAULT_PROPHET_OPTIONS, ...serialized.options };
+    const o: ResolvedProphetOptions = {
+      ...DEFAULT_PROPHET_OPTIONS,
+      // What models saved before the option existed were calibrated with.
+      trendAfterTraining: 'linear',
+      ...(serialized.options as ProphetModelOptions),
+    };
     const ts = Float64Array.from(serialized.timestampsMs);
     if (ts.length < 8) throw new RangeError(`Prophet needs at least 8 points, got ${ts.length}`);
     return ProphetModel.fitPoints(
@@ -212,10 +239,14 @@ export class ProphetModel {
     const lower = new Float64Array(n);
     const upper = new Float64Array(n);
     if (n === 0) return { point, lower, upper };
-    const predicted = this.prophet.predict({ ds: secondsOf(timestampsMs) }).yhat.point;
+    const predictions = this.prophet.predict({ ds: secondsOf(timestampsMs) });
+    const predicted = predictions.yhat.point;
     const half = this.options.bandSigmas * this.residualSigma;
+    const damped = this.options.trendAfterTraining === 'damped';
     for (let i = 0; i < n; i++) {
-      point[i] = predicted[i]! - this.offset;
+      const ahead = timestampsMs[i]! - this.trainedUntilMs;
+      const shift = damped && ahead > 0 ? this.dampedTrend(ahead) - predictions.trend.point[i]! : 0;
+      point[i] = predicted[i]! + shift - this.offset;
       lower[i] = point[i]! - half;
       upper[i] = point[i]! + half;
     }
@@ -233,6 +264,21 @@ export class ProphetModel {
     return Float64Array.from({ length: values.length }, (_, i) =>
       bandResidual(values[i]!, f.point[i]!, f.lower[i]!, f.upper[i]!),
     );
+  }
+
+  private trendEnd: { level: number; slopePerMs: number } | undefined;
+
+  /** The trend `aheadMs` after the training end: its last slope, flattening with the damping time. */
+  private dampedTrend(aheadMs: number): number {
+    if (!this.trendEnd) {
+      // The slope of the last linear piece: Prophet's changepoints all lie inside the history.
+      const [before, end] = this.prophet.predict({
+        ds: secondsOf([this.trainedUntilMs - HOUR_MS, this.trainedUntilMs]),
+      }).trend.point;
+      this.trendEnd = { level: end!, slopePerMs: (end! - before!) / HOUR_MS };
+    }
+    const tauMs = this.options.trendDampingDays * DAY_MS;
+    return this.trendEnd.level + this.trendEnd.slopePerMs * tauMs * (1 - Math.exp(-aheadMs / tauMs));
   }
 
   /** Releases the WebAssembly memory of the fitted model; the object is unusable afterwards. */
@@ -260,6 +306,7 @@ export function bandResidual(value: number, point: number, lower: number, upper:
   return (value - point) / Math.max(half, 1e-12);
 }
 
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 /** Raw points whose residuals measure the band when the fit saw averages: bounds one predict call. */

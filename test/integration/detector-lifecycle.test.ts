@@ -77,7 +77,10 @@ describe('detector lifecycle on a real Temporal dev server', () => {
             name: 'life',
             source,
             model: { trees: 100, seed: 3 },
-            models: [{ kind: 'isolation-forest', weight: 2 }, { kind: 'prophet' }],
+            models: [
+              { kind: 'isolation-forest', weight: 2 },
+              { kind: 'prophet', driftPoints: 48 },
+            ],
             promotion: { requireApproval: true },
           } as never,
         ],
@@ -103,7 +106,7 @@ describe('detector lifecycle on a real Temporal dev server', () => {
 
       const { model } = await registry.getVersion<never>('life', 2);
       expect((model as { schemaVersion: number }).schemaVersion).toBe(ENSEMBLE_SCHEMA_VERSION);
-      // The Prophet member brings its forecast drift, weighed on validation like the others.
+      // The Prophet member brings the forecast drift it asked for, weighed like the others.
       const members = (model as EnsembleDetectorModel).members;
       expect(members.map((m) => m.kind).sort()).toEqual(['forecast-drift', 'isolation-forest', 'prophet']);
       expect(members.find((m) => m.kind === 'forecast-drift')).toMatchObject({

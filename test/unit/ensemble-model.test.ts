@@ -128,8 +128,8 @@ describe('ensemble detector model', () => {
         targetAnomalyRate: 0.005,
         ...(forecastDriftPoints !== undefined ? { forecastDriftPoints } : {}),
       }) as Promise<EnsembleDetectorModel>;
-    const withDrift = await ensemble();
-    const without = await ensemble(0);
+    const withDrift = await ensemble(48);
+    const without = await ensemble();
     expect(withDrift.members.map((m) => m.kind)).toEqual(['prophet', 'forecast-drift']);
     expect(withDrift.members[1]).toMatchObject({ source: 'prophet', points: 48 });
     expect(without.members.map((m) => m.kind)).toEqual(['prophet']);

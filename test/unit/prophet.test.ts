@@ -1,6 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { averageInto, bandResidual, bandScore, ProphetModel } from '../../ml/models/prophet.js';
+import {
+  averageInto,
+  bandResidual,
+  bandScore,
+  ProphetModel,
+  type SerializedProphetModel,
+} from '../../ml/models/prophet.js';
 import { createRandom, normal } from '../../ml/random.js';
 import { parseCsvSeries } from '../../ml/series.js';
 
@@ -132,6 +138,40 @@ describe('Prophet model', () => {
     loaded.free();
   });
 
+  it('follows the last slope a short way past the training data and flattens it after', () => {
+    // The series climbs 0.96 a day: a steady slope the trend fits.
+    const { ts, vs } = dailySeries(7, 8);
+    const end = ts[ts.length - 1]!;
+    const hour = 3_600_000;
+    const day = 24 * hour;
+    const damped = ProphetModel.fit(ts, vs);
+    const linear = ProphetModel.fit(ts, vs, { trendAfterTraining: 'linear' });
+    const at = [end + hour, end + day, end + 3 * day];
+    const d = damped.forecast(at).point;
+    const l = linear.forecast(at).point;
+    // Within the hour the two agree. Past it, a slope s a day moves the linear trend s × t and
+    // the damped one s × (1 - e^-t): a day out they part by s / e, about 0.35; three days out
+    // by s × (2 + e^-3), about 1.9.
+    expect(Math.abs(d[0]! - l[0]!)).toBeLessThan(0.02);
+    expect(l[1]! - d[1]!).toBeGreaterThan(0.3);
+    expect(l[1]! - d[1]!).toBeLessThan(0.4);
+    expect((l[2]! - d[2]!) / (l[1]! - d[1]!)).toBeCloseTo((2 + Math.exp(-3)) / Math.exp(-1), 1);
+    damped.free();
+    linear.free();
+  });
+
+  it('loads a model saved before the damped trend existed with the linear trend it was calibrated with', () => {
+    const { ts, vs } = dailySeries(7, 9);
+    const linear = ProphetModel.fit(ts, vs, { trendAfterTraining: 'linear' });
+    const { trendAfterTraining: _trend, trendDampingDays: _days, ...options } = linear.toJSON().options;
+    const older = { ...linear.toJSON(), options } as unknown as SerializedProphetModel;
+    const loaded = ProphetModel.fromJSON(older);
+    const ahead = [ts[ts.length - 1]! + 3 * 86_400_000];
+    expect(loaded.forecast(ahead).point[0]).toBeCloseTo(linear.forecast(ahead).point[0]!, 6);
+    linear.free();
+    loaded.free();
+  });
+
   it('fits a metric that stayed at zero and flags the first time it leaves zero', () => {
     const ts = Float64Array.from({ length: 300 }, (_, i) => start + i * stepMs);
     const model = ProphetModel.fit(ts, new Float64Array(300));
@@ -204,6 +244,7 @@ describe('Prophet model', () => {
     const { ts, vs } = dailySeries(1, 6);
     expect(() => ProphetModel.fit(ts, vs, { maxTrainPoints: 4 })).toThrow(/'maxTrainPoints' \(4\)/);
     expect(() => ProphetModel.fit(ts, vs, { historyDays: 0 })).toThrow(/'historyDays' \(0\)/);
+    expect(() => ProphetModel.fit(ts, vs, { trendDampingDays: -1 })).toThrow(/'trendDampingDays' \(-1\)/);
   });
 
   it('averages into equal stretches of time and leaves out the empty ones', () => {
