@@ -80,4 +80,29 @@ describe('ensemble streaming detector', () => {
     expect(first).toBeGreaterThan(0.2);
     expect(repeat).toBe(0);
   });
+
+  it('counts a gated stream only at rows whose own raw score reaches the gate', () => {
+    // Band scores in half-widths: the mean of the last 5 stays surprising for rows after a burst
+    // that are back inside the band.
+    const fused = (gates?: Record<string, number>) => {
+      const fusion = new ScoreFusion({
+        likelihood: { shortPoints: 5, historyPoints: 200, minHistoryPoints: 20 },
+        suppressionPoints: 0,
+        suppressedFactor: 1,
+        ...(gates ? { gates } : {}),
+      });
+      const random = createRandom(4);
+      for (let i = 0; i < 150; i++) fusion.step({ prophet: 0.5 * random() });
+      const burst = [fusion.step({ prophet: 6 }), fusion.step({ prophet: 6 })];
+      const after = fusion.step({ prophet: 0.4 });
+      return { burst: burst.map((b) => b.score), after: after.score, afterTail: after.tails.prophet! };
+    };
+    const open = fused();
+    const gated = fused({ prophet: 2 });
+    expect(open.after).toBeGreaterThan(0.5);
+    expect(gated.after).toBe(0);
+    expect(gated.afterTail).toBe(1);
+    // Rows beyond the gate score as they would without it.
+    expect(gated.burst).toEqual(open.burst);
+  });
 });
