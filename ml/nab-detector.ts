@@ -59,6 +59,14 @@ export interface EnsembleStreamingOptions {
    */
   rangeTolerance?: number;
   /**
+   * Days the series must span before a new extreme scores through the range signal (which learns
+   * the range all along): until the history covers a weekly cycle, the cycle's own peaks, a
+   * Monday's after a Thursday start, are new extremes. @default 7: on the development split 5 to
+   * 7 days cut the false alarms from 60 to 54–53 and raised the score from 78.3 to 79.0–79.1; 8
+   * lost a window.
+   */
+  rangeAfterDays?: number;
+  /**
    * Rows over which Prophet's signed residuals are averaged into the `prophet-drift` stream
    * ({@link ForecastDrift}): a day of half-hourly data, where a holiday runs low within the band at
    * every row; 0 turns it off. @default 48
@@ -118,6 +126,7 @@ const DEFAULTS = {
   likelihoodHistoryShare: 0.5,
   signals: { zWindows: [], shifts: [{ recent: 5, reference: 200 }] } as CheapSignalsOptions,
   rangeTolerance: 0.03,
+  rangeAfterDays: 7,
   decades: 7,
   forecastDriftPoints: 48,
   weights: { prophet: 1.2, lstm: 0.5, 'shift5/200': 0.3, 'prophet-drift': 1 } as Readonly<
@@ -369,6 +378,8 @@ export function createEnsembleStreamingDetector(
     const signals = new CheapSignals(options.signals ?? DEFAULTS.signals);
     const tolerance = options.rangeTolerance ?? DEFAULTS.rangeTolerance;
     const range = tolerance > 0 ? new RangeSignal(tolerance) : undefined;
+    const rangeAfterMs = (options.rangeAfterDays ?? DEFAULTS.rangeAfterDays) * DAY_MS;
+    let firstMs: number | undefined;
     const driftPoints = options.forecastDriftPoints ?? DEFAULTS.forecastDriftPoints;
     const drift = driftPoints > 0 ? new ForecastDrift(driftPoints) : undefined;
     const likelihood = options.likelihood ?? DEFAULTS.likelihood;
@@ -389,11 +400,15 @@ export function createEnsembleStreamingDetector(
       step(timestampMs, value) {
         const raw: Record<string, number> = { ...members.step(timestampMs, value), ...signals.step(value) };
         if (drift) raw['prophet-drift'] = drift.step(members.prophetResidual);
-        return fusion.step(raw, range?.step(value) ? 1 : 0).score;
+        firstMs ??= timestampMs;
+        const newExtreme = range?.step(value) === true && timestampMs - firstMs >= rangeAfterMs;
+        return fusion.step(raw, newExtreme ? 1 : 0).score;
       },
     };
   };
 }
+
+const DAY_MS = 86_400_000;
 
 function medianGap(ts: Float64Array): number {
   const gaps = new Float64Array(ts.length - 1);

@@ -33,6 +33,26 @@ describe('ensemble streaming detector', () => {
     expect(spike).toBeGreaterThan(normalMax + 0.1);
   }, 60_000);
 
+  it('scores a new extreme through the range signal only once the series spans a week', () => {
+    // No members, so only the range signal and the mean shift score: a new high on day 3 and
+    // another on day 8.
+    const values = dailyValues(9 * 288, 5);
+    values[3 * 288] = 40;
+    values[8 * 288] = 60;
+    const scoresWith = (rangeAfterDays?: number) => {
+      const detector = createEnsembleStreamingDetector({
+        members: [],
+        forecastDriftPoints: 0,
+        ...(rangeAfterDays !== undefined ? { rangeAfterDays } : {}),
+      })({ seriesName: 'weekly', probationaryPoints: 300 });
+      return values.map((v, i) => detector.step(start + i * stepMs, v));
+    };
+    const week = scoresWith();
+    expect(week[3 * 288]).toBeLessThan(0.5);
+    expect(week[8 * 288]).toBe(1);
+    expect(scoresWith(0)[3 * 288]).toBe(1);
+  });
+
   it("flags a day that runs low inside Prophet's band through the forecast drift, not without it", () => {
     // A holiday: 1.3 noise sigmas below normal for a whole day, each row well inside the band.
     const values = dailyValues(1800, 4);
