@@ -9,7 +9,13 @@ import {
 } from '../../activities/scoring.js';
 import { createSourceReaders } from '../../activities/sources.js';
 import { createDetectorMetrics } from '../../clients/metrics.js';
-import { type DetectorModel, trainDetectorModel } from '../../ml/detector-model.js';
+import {
+  type AnyDetectorModel,
+  type DetectorModel,
+  fitEnsembleModel,
+  trainDetectorModel,
+} from '../../ml/detector-model.js';
+import { ProphetModel } from '../../ml/models/prophet.js';
 import { sliceSeries } from '../../ml/series.js';
 import { parseDetectorSpec } from '../../ml/spec.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
@@ -39,7 +45,10 @@ function trainedModels(): Record<number, DetectorModel> {
   };
 }
 
-function setup(aliases: { champion?: number; challenger?: number }, models = trainedModels()) {
+function setup(
+  aliases: { champion?: number; challenger?: number },
+  models: Record<number, AnyDetectorModel> = trainedModels(),
+) {
   const loads: number[] = [];
   const registry = {
     getAlias: async (_detector: string, alias: 'champion' | 'challenger') => aliases[alias],
@@ -61,15 +70,23 @@ function setup(aliases: { champion?: number; challenger?: number }, models = tra
     resolve: async (identity) => alerts.push(['resolve', identity]),
   };
   const metricsRegistry = new Registry();
+  const readers = createSourceReaders({ simulate: simulateSource });
+  const windowStarts: number[] = [];
   const activities = createScoringActivities({
     registry,
-    sources: createSourceReaders({ simulate: simulateSource }),
+    sources: {
+      ...readers,
+      readWindow: (source, startMs, endMs) => {
+        windowStarts.push(startMs);
+        return readers.readWindow(source, startMs, endMs);
+      },
+    },
     metrics: createDetectorMetrics(metricsRegistry),
     alerts: sink,
     shadowLog,
     now: () => END_MS + 30_000,
   });
-  return { activities, loads, shadow, alerts, metricsRegistry };
+  return { activities, loads, shadow, alerts, metricsRegistry, windowStarts };
 }
 
 describe('scoring activities', () => {
@@ -105,6 +122,32 @@ describe('scoring activities', () => {
     expect(shadow).toEqual([
       expect.objectContaining({ atMs: END_MS, championVersion: 1, challengerVersion: 2, points: 6 }),
     ]);
+  });
+
+  it('reads the history the shadow challenger needs when it needs more than the champion', async () => {
+    const series = simulateSource(spec.source as never, END_MS - 86_400_000);
+    const cut = Math.floor(series.values.length * 0.7);
+    const train = sliceSeries(series, 0, cut);
+    const validation = sliceSeries(series, cut);
+    const prophet = ProphetModel.fit(train.timestampsMs, train.values);
+    // A drift averaged over 100 points: more than the forest's 60-point rolling windows.
+    const challenger = await fitEnsembleModel(
+      [{ kind: 'prophet', model: prophet.toJSON(), weight: 1 }],
+      train,
+      validation,
+      { features: spec.features, targetAnomalyRate: spec.targetAnomalyRate, forecastDriftPoints: 100 },
+    );
+    prophet.free();
+    const { activities, windowStarts, shadow } = setup(
+      { champion: 1, challenger: 2 },
+      { 1: trainedModels()[1]!, 2: challenger },
+    );
+    const afterMs = END_MS - 6 * 300_000;
+
+    await new MockActivityEnvironment().run(activities.scoreStep, { spec, afterMs, untilMs: END_MS });
+
+    expect(windowStarts).toEqual([afterMs - 101 * 300_000]);
+    expect(shadow).toEqual([expect.objectContaining({ challengerVersion: 2, points: 6 })]);
   });
 
   it('keeps a loaded model between steps and loads it again after a reload', async () => {
