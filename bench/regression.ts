@@ -1,8 +1,9 @@
 /**
  * Sustained shifts and false alarms of the production ensemble (Isolation Forest and Prophet, as
- * a detector spec with both members trains it) on simulated workloads, in three variants of the
- * same run: Prophet's own linear trend past the training data (the baseline), the damped trend
- * (the default), and the damped trend with the forecast-drift member.
+ * a detector spec with both members trains it) on simulated workloads, in variants of the same
+ * run: Prophet's own linear trend past the training data (the baseline), the forest alone (a spec
+ * without `models`), the damped trend (the default), and the damped trend with the
+ * forecast-drift member.
  *
  *   npm run bench:regression -- [--days 14] [--step-seconds 60] [--out bench/results/regression.json]
  *
@@ -110,11 +111,13 @@ interface Tally {
 
 interface Variant {
   readonly name: string;
-  readonly trend: 'linear' | 'damped';
+  /** Prophet's trend past the training data; none: the forest alone, as a spec without `models` trains. */
+  readonly trend?: 'linear' | 'damped';
   readonly driftPoints: number;
 }
 const VARIANTS: readonly Variant[] = [
   { name: 'linear trend', trend: 'linear', driftPoints: 0 },
+  { name: 'forest alone', driftPoints: 0 },
   { name: 'damped trend', trend: 'damped', driftPoints: 0 },
   { name: `damped + drift ${driftPoints}`, trend: 'damped', driftPoints },
 ];
@@ -150,6 +153,10 @@ for (const [k, s] of series.entries()) {
   let noise = Number.NaN;
   const models = new Map<string, AnyDetectorModel>();
   for (const variant of VARIANTS) {
+    if (!variant.trend) {
+      models.set(variant.name, forest);
+      continue;
+    }
     const prophet = ProphetModel.fit(train.timestampsMs, train.values, { trendAfterTraining: variant.trend });
     if (variant.trend === 'damped' && Number.isNaN(noise)) {
       const expected = prophet.forecast(validation.timestampsMs).point;
