@@ -26,6 +26,7 @@ import {
   SeriesError,
   sliceSeries,
 } from '../ml/series.js';
+import { escapeHtml } from './html.js';
 
 export interface FileScore {
   readonly file: string;
@@ -191,10 +192,6 @@ function svgPlot(plot: PlotCase, width = 640, height = 220): string {
 <polyline points="${line(plot.actual.timestampsMs, plot.actual.values)}" fill="none" stroke="#222" stroke-width="2"/>
 <polyline points="${line(f.timestampsMs, f.point)}" fill="none" stroke="#d0021b" stroke-width="2"/>
 </svg></figure>`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 export function renderHtml(

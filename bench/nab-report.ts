@@ -1,6 +1,7 @@
 import { NAB_PROFILE_NAMES, type NabCorpusResult } from '../ml/evaluation/nab-scorer.js';
 import { type AlertComparisonSummary, windowMask } from '../ml/evaluation/static-threshold.js';
 import { formatNabTimestamp } from '../ml/series.js';
+import { escapeHtml as esc } from './html.js';
 import type { NabRunFile } from './nab-runner.js';
 import { nabTargets } from './nab-targets.js';
 
@@ -197,8 +198,4 @@ function minMaxPath(
 
 function fmt(v: number, digits: number): string {
   return Number.isFinite(v) ? v.toFixed(digits) : String(v);
-}
-
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

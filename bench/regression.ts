@@ -5,7 +5,7 @@
  * without `models`), the damped trend (the default), and the damped trend with the
  * forecast-drift member.
  *
- *   npm run bench:regression -- [--days 14] [--step-seconds 60] [--out bench/results/regression.json]
+ *   npm run bench:regression -- [--days 28] [--step-seconds 60] [--drift-points 48] [--out bench/results/regression.json]
  *
  * Per workload and metric: `days` of simulated history split 60/20/20 into training, validation
  * and test, as the training workflow splits it. Shifts of 0.5, 1 and 2 noise deviations (the
@@ -29,6 +29,7 @@ import { median } from '../ml/evaluation/static-threshold.js';
 import { ProphetModel } from '../ml/models/prophet.js';
 import { type Series, sliceSeries } from '../ml/series.js';
 import { backfillHistory, defaultWorkloads, type SimulatedMetric } from '../sim/workloads.js';
+import { type RegressionCell, type RegressionResults, renderRegressionReport } from './regression-report.js';
 
 const METRICS: readonly SimulatedMetric[] = [
   'cpu_usage_cores',
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
     days: { type: 'string', default: '28' },
     'step-seconds': { type: 'string', default: '60' },
     'drift-points': { type: 'string', default: '48' },
+    /** The JSON figures; the HTML report is written beside it, `.json` replaced by `.html`. */
     out: { type: 'string', default: resolve(import.meta.dirname, 'results/regression.json') },
   },
 });
@@ -211,7 +213,7 @@ for (const [k, s] of series.entries()) {
 }
 
 const rows: Record<string, string | number>[] = [];
-const results: Record<string, unknown>[] = [];
+const results: RegressionCell[] = [];
 for (const shift of SHIFTS_IN_NOISE) {
   for (const minutes of DURATION_MINUTES) {
     const row: Record<string, string | number> = { shift: `${shift} noise`, minutes };
@@ -249,9 +251,18 @@ console.table(
     [`ratio to ${BASELINE}`]: baseline > 0 ? (falseAlarms.get(v.name)! / baseline).toFixed(2) : '–',
   })),
 );
+const summary: RegressionResults = {
+  days,
+  stepSeconds,
+  series: series.length,
+  testDays,
+  variants: VARIANTS.map((v) => v.name),
+  falseAlarms: Object.fromEntries(falseAlarms),
+  results,
+};
+const reportPath = `${args.out.replace(/\.json$/, '')}.html`;
 await mkdir(dirname(args.out), { recursive: true });
-await writeFile(
-  args.out,
-  `${JSON.stringify({ days, stepSeconds, series: series.length, testDays, falseAlarms: Object.fromEntries(falseAlarms), results }, null, 2)}\n`,
-);
+await writeFile(args.out, `${JSON.stringify(summary, null, 2)}\n`);
+await writeFile(reportPath, renderRegressionReport(summary));
 say(`results: ${args.out}`);
+say(`report: ${reportPath}`);
