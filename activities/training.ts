@@ -448,10 +448,7 @@ export function createTrainingActivities(deps: TrainingActivityDeps) {
         store.getSeries(testId),
       ]);
       const loaded = await loadDetectorModel(model);
-      const warm = Math.min(
-        context.values.length,
-        Math.max(scoringContextPoints(model), ...model.featureConfig.windowsPoints, 1),
-      );
+      const warm = Math.min(context.values.length, Math.max(scoringContextPoints(model), 1));
       const score = (s: Series) => loaded.score(concatTail(context, s, warm)).flags.slice(warm);
 
       const cleanFlags = score(test);

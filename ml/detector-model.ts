@@ -339,13 +339,14 @@ async function memberScorers(
         case 'prophet': {
           const prophet = ProphetModel.fromJSON(member.model);
           let last: { series: Series; residuals: Float64Array } | undefined;
-          prophetResiduals = (series) => {
+          const residuals: MemberScorer = (series) => {
             if (last?.series !== series) {
               last = { series, residuals: prophet.residuals(series.timestampsMs, series.values) };
             }
             return last.residuals;
           };
-          return (series) => prophetResiduals!(series).map(Math.abs);
+          prophetResiduals = residuals;
+          return (series) => residuals(series).map(Math.abs);
         }
         case 'forecast-drift':
           return undefined;
