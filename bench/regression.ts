@@ -26,7 +26,7 @@ import {
 } from '../ml/detector-model.js';
 import { type EventSpan, eventMetrics, robustScale } from '../ml/evaluation/events.js';
 import { median } from '../ml/evaluation/static-threshold.js';
-import { ProphetModel } from '../ml/models/prophet.js';
+import { ProphetModel, type SerializedProphetModel } from '../ml/models/prophet.js';
 import { type Series, sliceSeries } from '../ml/series.js';
 import { backfillHistory, defaultWorkloads, type SimulatedMetric } from '../sim/workloads.js';
 import { type RegressionCell, type RegressionResults, renderRegressionReport } from './regression-report.js';
@@ -69,7 +69,7 @@ if (!(Number.isInteger(stepSeconds) && stepSeconds >= 1)) {
 const say = (message: string) => process.stdout.write(`${message}\n`);
 
 /** Flags as alerts: on from a flagged step until `resolveAfter` clean steps in a row. */
-export function alertsOf(flags: readonly boolean[], resolveAfter: number): boolean[] {
+function alertsOf(flags: readonly boolean[], resolveAfter: number): boolean[] {
   const alerts = new Array<boolean>(flags.length).fill(false);
   let clean = resolveAfter;
   for (let i = 0; i < flags.length; i++) {
@@ -151,24 +151,29 @@ for (const [k, s] of series.entries()) {
     forest: { trees: 100, seed: 1 },
     targetAnomalyRate: TARGET_ANOMALY_RATE,
   });
-  // Shift sizes in the noise around the forecast the detector is calibrated with.
+  // One Prophet per trend, shared by the variants that use it, so they differ only in the fusion.
+  // Shift sizes count in the noise around the damped forecast, the one the default calibrates on.
+  const prophets = new Map<'linear' | 'damped', SerializedProphetModel>();
   let noise = Number.NaN;
+  for (const trend of ['linear', 'damped'] as const) {
+    const prophet = ProphetModel.fit(train.timestampsMs, train.values, { trendAfterTraining: trend });
+    if (trend === 'damped') {
+      const expected = prophet.forecast(validation.timestampsMs).point;
+      noise = robustScale(validation.values.map((v, i) => v - expected[i]!));
+    }
+    prophets.set(trend, prophet.toJSON());
+    prophet.free();
+  }
   const models = new Map<string, AnyDetectorModel>();
   for (const variant of VARIANTS) {
     if (!variant.trend) {
       models.set(variant.name, forest);
       continue;
     }
-    const prophet = ProphetModel.fit(train.timestampsMs, train.values, { trendAfterTraining: variant.trend });
-    if (variant.trend === 'damped' && Number.isNaN(noise)) {
-      const expected = prophet.forecast(validation.timestampsMs).point;
-      noise = robustScale(validation.values.map((v, i) => v - expected[i]!));
-    }
     const members = [
       { kind: 'isolation-forest' as const, model: forest, weight: 1 },
-      { kind: 'prophet' as const, model: prophet.toJSON(), weight: 1 },
+      { kind: 'prophet' as const, model: prophets.get(variant.trend)!, weight: 1 },
     ];
-    prophet.free();
     models.set(
       variant.name,
       await fitEnsembleModel(members, train, validation, {
