@@ -17,7 +17,6 @@ import { createDetectorMetrics } from '../../clients/metrics.js';
 import { createPrometheusClient } from '../../clients/prometheus.js';
 import { loadConfig } from '../../config/config.js';
 import { type DetectorSpec, parseDetectorSpec } from '../../ml/spec.js';
-import { type SimExporter, startSimExporter } from '../../sim/exporter.js';
 import { simulatedWorkloadDetector } from '../../sim/live-detector.js';
 import { simulateSource } from '../../sim/source.js';
 import { createScoringWorker } from '../../workers/scoring-worker.js';
@@ -25,6 +24,7 @@ import { createTrainingWorker } from '../../workers/training-worker.js';
 import { scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
 import { trainDetector } from '../../workflows/train-detector.js';
 import { type RunningServer, startAlertmanager, startPrometheus } from '../support/servers.js';
+import { type SimExporterProcess, startSimExporterProcess } from '../support/sim-exporter.js';
 import { startDevServer } from '../support/temporal.js';
 
 const DETECTOR = 'e2e-frontend-cpu';
@@ -39,7 +39,7 @@ const RATE_WINDOW_MS = 10_000;
 describe('alerting end to end: simulated cluster, Prometheus, scoreContinuously, Alertmanager', () => {
   let env: TestWorkflowEnvironment;
   let dataDir: string;
-  let exporter: SimExporter;
+  let exporter: SimExporterProcess;
   let exporterStartedMs: number;
   let prometheus: RunningServer;
   let alertmanager: RunningServer;
@@ -56,7 +56,7 @@ describe('alerting end to end: simulated cluster, Prometheus, scoreContinuously,
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'alerting-e2e-'));
     env = await startDevServer();
-    exporter = await startSimExporter({ seed: 1 });
+    exporter = await startSimExporterProcess({ seed: 1 });
     exporterStartedMs = Date.now();
     prometheus = await startPrometheus({
       scrapeTargets: [exporter.target],
