@@ -1,6 +1,7 @@
 /**
  * Starts the real Prometheus and Alertmanager binaries (for integration tests and the demo): loopback only, free
- * ports, temporary data folders, ready before the promise resolves, killed by `stop()`.
+ * ports, temporary data folders, ready before the promise resolves, killed by `stop()`. Also the simulated cluster's
+ * exporter as a process of its own.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,6 +41,43 @@ export interface StartAlertmanagerOptions {
   readonly port?: number;
   /** @default '5m', Alertmanager's own default */
   readonly resolveTimeout?: string;
+}
+
+export interface StartSimExporterOptions {
+  /** @default 1 */
+  readonly seed?: number;
+  /** @default a free port */
+  readonly port?: number;
+}
+
+/**
+ * The simulated cluster's exporter (`sim/exporter.ts`) in a process of its own, as a cluster's exporters are:
+ * beside models that fit in the same process, its replies would stall while a model fits, and Prometheus stamps
+ * a late scrape with the time it asked. Node runs it with tsx as a loader, so stopping the child stops the exporter.
+ * Its `dataDir` is empty: it keeps no files.
+ */
+export async function startSimExporterProcess(
+  options: StartSimExporterOptions = {},
+): Promise<RunningServer & { readonly target: string }> {
+  const port = options.port ?? (await freePort());
+  const root = path.resolve(import.meta.dirname, '..');
+  const server = await launch({
+    binary: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      path.join(root, 'sim', 'exporter.ts'),
+      '--port',
+      String(port),
+      '--seed',
+      String(options.seed ?? 1),
+    ],
+    cwd: root,
+    port,
+    dataDir: '',
+    ownsDir: false,
+  });
+  return { ...server, target: `127.0.0.1:${port}` };
 }
 
 export async function freePort(): Promise<number> {
@@ -123,6 +161,7 @@ export async function startAlertmanager(options: StartAlertmanagerOptions = {}):
 interface LaunchInput {
   readonly binary: string;
   readonly args: string[];
+  readonly cwd?: string;
   readonly port: number;
   readonly dataDir: string;
   readonly ownsDir: boolean;
@@ -130,7 +169,7 @@ interface LaunchInput {
 
 async function launch(input: LaunchInput): Promise<RunningServer> {
   const url = `http://127.0.0.1:${input.port}`;
-  const child = spawn(input.binary, input.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(input.binary, input.args, { cwd: input.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-20_000);

@@ -375,7 +375,9 @@ export async function startSimExporter(options: SimExporterOptions = {}): Promis
         response.end(cluster.scrape());
         return;
       }
-      if (request.method === 'GET' && url.pathname === '/-/healthy') return reply(200, { status: 'ok' });
+      if (request.method === 'GET' && (url.pathname === '/-/healthy' || url.pathname === '/-/ready')) {
+        return reply(200, { status: 'ok' });
+      }
       if (request.method === 'GET' && url.pathname === '/chaos') return reply(200, cluster.chaos());
       if (request.method === 'POST' && url.pathname === '/chaos/cpu-spike') {
         return reply(

@@ -23,8 +23,12 @@ import { createScoringWorker } from '../../workers/scoring-worker.js';
 import { createTrainingWorker } from '../../workers/training-worker.js';
 import { scoreContinuously, statusQuery } from '../../workflows/score-continuously.js';
 import { trainDetector } from '../../workflows/train-detector.js';
-import { type RunningServer, startAlertmanager, startPrometheus } from '../support/servers.js';
-import { type SimExporterProcess, startSimExporterProcess } from '../support/sim-exporter.js';
+import {
+  type RunningServer,
+  startAlertmanager,
+  startPrometheus,
+  startSimExporterProcess,
+} from '../support/servers.js';
 import { startDevServer } from '../support/temporal.js';
 
 const DETECTOR = 'e2e-frontend-cpu';
@@ -39,7 +43,7 @@ const RATE_WINDOW_MS = 10_000;
 describe('alerting end to end: simulated cluster, Prometheus, scoreContinuously, Alertmanager', () => {
   let env: TestWorkflowEnvironment;
   let dataDir: string;
-  let exporter: SimExporterProcess;
+  let exporter: RunningServer & { readonly target: string };
   let exporterStartedMs: number;
   let prometheus: RunningServer;
   let alertmanager: RunningServer;
@@ -131,7 +135,7 @@ describe('alerting end to end: simulated cluster, Prometheus, scoreContinuously,
     await env?.teardown();
     await alertmanager?.stop();
     await prometheus?.stop();
-    await exporter?.close();
+    await exporter?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
